@@ -1,0 +1,127 @@
+"""``asrkit list-plugins`` and ``asrkit show``: what is installed and how to configure it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from asrkit.config import FieldInfo, describe
+from asrkit.errors import RecipeError
+from asrkit.interfaces import KINDS
+from asrkit.registry import ComponentInfo, load_registry
+
+FIND_MORE = (
+    "More plugins: pip packages that declare entry points in the 'asrkit' group; "
+    "search PyPI for the keyword 'asrkit-plugin' or the classifier 'Framework :: asrkit'."
+)
+
+KIND_ALIASES = {kind.rstrip("s"): kind for kind in KINDS} | {"augmenter": "augmenters", "features": "features"}
+
+
+def normalize_kind(kind: str) -> str:
+    """Accept ``encoder`` or ``encoders``."""
+    if kind in KINDS:
+        return kind
+    if kind in KIND_ALIASES:
+        return KIND_ALIASES[kind]
+    from asrkit.config import did_you_mean
+
+    raise RecipeError(f"unknown component kind '{kind}'; kinds: {', '.join(KINDS)}" + did_you_mean(kind, KINDS))
+
+
+@click.command("list-plugins")
+@click.option("--kind", "kind", help="Only components of this kind (e.g. encoders).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_plugins(kind: str | None, as_json: bool) -> None:
+    """List every installed component, with its plugin, package and version."""
+    registry = load_registry()
+    kind = normalize_kind(kind) if kind else None
+    components = registry.components(kind)
+    if as_json:
+        rows = [{**c.as_json(), "error": None} for c in components]
+        rows += [
+            {
+                "kind": None,
+                "name": None,
+                "plugin": b.name,
+                "package": b.package,
+                "version": b.version,
+                "description": "",
+                "error": b.error,
+            }
+            for b in registry.broken
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = Console(highlight=False)
+    table = Table(title="asrkit components")
+    for column in ("Kind", "Name", "Plugin", "Package", "Version", "Description"):
+        table.add_column(column, overflow="fold")
+    for c in components:
+        table.add_row(c.kind, c.name, c.plugin, c.package, c.version, escape(c.description))
+    console.print(table)
+    if registry.broken:
+        broken = Table(title="Broken plugins", title_style="bold red")
+        for column in ("Plugin", "Package", "Version", "Error"):
+            broken.add_column(column, overflow="fold")
+        for b in registry.broken:
+            broken.add_row(b.name, b.package, b.version, escape(b.error))
+        console.print(broken)
+    console.print(FIND_MORE, style="dim")
+
+
+@click.command()
+@click.argument("kind")
+@click.argument("name")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table (for docs) instead of YAML.")
+def show(kind: str, name: str, markdown: bool) -> None:
+    """Show a component's parameters as YAML to paste into a recipe."""
+    registry = load_registry()
+    info = registry.get(normalize_kind(kind), name)
+    click.echo(component_markdown(info) if markdown else component_yaml(info), nl=False)
+
+
+def component_yaml(info: ComponentInfo) -> str:
+    """The component as a commented recipe node: every field, its type, default and help."""
+    lines = [
+        f"# {info.kind} '{info.name}' from plugin '{info.plugin}' ({info.package} {info.version})",
+        f"# {info.description}" if info.description else None,
+        f"name: {info.name}",
+    ]
+    for f in describe(info.cls.Config):
+        value = "???  # required" if f.required else _yaml_value(f.default)
+        comment = f"{f.type}" + (f"; {f.help}" if f.help else "")
+        lines.append(f"{f.name}: {value}  # {comment}")
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def component_markdown(info: ComponentInfo) -> str:
+    """The component's parameters as a Markdown section."""
+    out = [
+        f"### `{info.name}`",
+        "",
+        info.description or "",
+        "",
+        "| parameter | type | default | description |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in describe(info.cls.Config):
+        out.append(f"| `{f.name}` | {_md(f.type)} | {_md_default(f)} | {_md(f.help)} |")
+    return "\n".join(out) + "\n"
+
+
+def _yaml_value(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_default(f: FieldInfo) -> str:
+    return "required" if f.required else f"`{_yaml_value(f.default)}`"

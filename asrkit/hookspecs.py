@@ -1,0 +1,128 @@
+"""The hooks a plugin implements: one registration hook per component kind.
+
+A plugin is a module (or object) with functions marked ``@asrkit.hookimpl``
+whose names are the hooks below. Each returns a list of component classes.
+Publish it by declaring the module as an entry point in the ``asrkit`` group::
+
+    [project.entry-points.asrkit]
+    my_plugin = "my_package.plugin"
+
+Every component class has
+
+- ``name: ClassVar[str]``, unique among components of its kind: the value a
+  recipe writes in ``name:``;
+- ``Config``: a frozen dataclass whose fields are the recipe parameters, each
+  with a default (or required) and a help text (``asrkit.config.param``);
+- a docstring whose first line describes it in ``asrkit list-plugins``;
+- the interface of its kind, from :mod:`asrkit.interfaces`.
+
+``asrkit.testing.check_component(kind, cls)`` checks all of that.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from asrkit.interfaces import Augmenter, Dataset, Decoder, Encoder, FeatureExtractor, Logger, Tokenizer
+
+PROJECT = "asrkit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def asrkit_register_datasets() -> list[type[Dataset]]:
+    """Return dataset classes (:class:`asrkit.interfaces.Dataset`).
+
+    A dataset is built as ``cls(config)``. It provides ``label`` (a short name
+    for reports), ``utterances()`` (the index: id, audio path, transcript and
+    duration in seconds of every utterance, cheap to obtain on every run),
+    optionally ``prepare()`` (download or unpack, run once before indexing) and
+    ``load_audio(utterance, sample_rate)`` returning a ``(S,)`` float32 mono
+    waveform or raising :class:`asrkit.errors.AudioError`.
+    """
+
+
+@hookspec
+def asrkit_register_features() -> list[type[FeatureExtractor]]:
+    """Return feature extractor classes (:class:`asrkit.interfaces.FeatureExtractor`).
+
+    A feature extractor is an ``nn.Module`` built as ``cls(config, sample_rate=...)``.
+    ``forward(waveforms (B, S), lengths (B,))`` returns ``(features (B, T, D),
+    frame_lengths (B,))``; it also provides ``num_features`` (``D``),
+    ``frame_shift`` (seconds per frame) and ``output_lengths(num_samples)``.
+    Learned statistics are buffers; ``needs_fit`` and ``fit(batches)`` compute
+    them from training audio before the first step.
+    """
+
+
+@hookspec
+def asrkit_register_augmenters() -> list[type[Augmenter]]:
+    """Return augmenter classes (:class:`asrkit.interfaces.Augmenter`).
+
+    An augmenter is an ``nn.Module`` built as ``cls(config, sample_rate=...)``
+    with ``stage`` ``"waveform"`` (input ``(B, S)``) or ``"features"`` (input
+    ``(B, T, D)``). ``forward(x, lengths)`` returns ``(x, lengths)``, changes its
+    input only in training mode and never touches padding.
+    """
+
+
+@hookspec
+def asrkit_register_encoders() -> list[type[Encoder]]:
+    """Return encoder classes (:class:`asrkit.interfaces.Encoder`).
+
+    An encoder is the acoustic model, an ``nn.Module`` built as
+    ``cls(config, input_dim=D, num_classes=V)``. ``forward(features (B, T, D),
+    lengths (B,))`` returns ``(logits (B, T', V), lengths (B,))``; it provides
+    ``output_lengths(input_lengths)`` and ``subsampling`` (input frames per
+    output frame). Padding must not change any valid output frame.
+    """
+
+
+@hookspec
+def asrkit_register_tokenizers() -> list[type[Tokenizer]]:
+    """Return tokenizer classes (:class:`asrkit.interfaces.Tokenizer`).
+
+    A tokenizer is built as ``cls(config)``. It provides ``num_classes`` (``V``,
+    blank included), ``blank_id``, ``labels`` (one string per id for beam
+    decoders), ``normalize(text)``, ``encode(text)`` and ``decode(ids)``. One that
+    learns its vocabulary sets ``needs_fit`` and implements ``fit(texts,
+    cache_dir)``, ``state_dict()`` and ``load_state_dict(state)``; the state is
+    saved in checkpoints.
+    """
+
+
+@hookspec
+def asrkit_register_decoders() -> list[type[Decoder]]:
+    """Return decoder classes (:class:`asrkit.interfaces.Decoder`).
+
+    A decoder is built as ``cls(config, tokenizer=...)``. ``decode(log_probs
+    (B, T', V), lengths (B,), frame_seconds=None)`` returns one
+    :class:`asrkit.interfaces.Hypothesis` per row, with word timestamps when
+    ``frame_seconds`` is given. ``close()`` releases pools and models.
+    """
+
+
+@hookspec
+def asrkit_register_loggers() -> list[type[Logger]]:
+    """Return logger classes (:class:`asrkit.interfaces.Logger`).
+
+    A logger is built as ``cls(config, run=RunInfo(...))`` on the main process
+    only. It implements ``log_metrics(metrics, step, epoch)`` and may implement
+    ``log_hyperparams(params)``, ``log_artifact(path, name)`` and ``close()``.
+    """
+
+
+HOOK_KINDS = {
+    "asrkit_register_datasets": "datasets",
+    "asrkit_register_features": "features",
+    "asrkit_register_augmenters": "augmenters",
+    "asrkit_register_encoders": "encoders",
+    "asrkit_register_tokenizers": "tokenizers",
+    "asrkit_register_decoders": "decoders",
+    "asrkit_register_loggers": "loggers",
+}
+"""Which component kind each hook registers."""

@@ -1,0 +1,302 @@
+"""The interface of each component kind.
+
+A component is a class with a unique ``name``, a frozen ``Config`` dataclass of
+its recipe parameters, and the methods of its kind below. The builder
+(:mod:`asrkit.build`) constructs it as ``cls(config, **dependencies)``, where the
+dependencies are what other components decide (the feature dimension, the
+vocabulary size, the tokenizer): they are never written in a recipe.
+
+Shapes use ``B`` for batch, ``S`` for audio samples, ``T`` for feature frames,
+``T'`` for encoder output frames, ``D`` for feature dimension and ``V`` for the
+number of CTC classes (tokens plus blank). Every sequence tensor travels with a
+``lengths`` tensor of shape ``(B,)`` (int64) giving its valid prefix; values past
+a row's length are padding and must never influence a valid position.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+KINDS = ("datasets", "features", "augmenters", "encoders", "tokenizers", "decoders", "loggers")
+"""Every component kind, in the order data flows through a run."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One entry of a dataset's index: where the audio is and what was said.
+
+    ``duration`` is in seconds and known without opening the audio, so batches
+    can be planned from the index alone.
+    """
+
+    id: str
+    audio_path: str
+    text: str
+    duration: float
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class Word:
+    """A decoded word with its start and end time in seconds."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A decoder's result for one utterance. ``words`` is set when timestamps were asked for."""
+
+    text: str
+    words: tuple[Word, ...] | None = None
+    score: float | None = None
+
+
+class Dataset(abc.ABC):
+    """A source of utterances (kind ``datasets``).
+
+    Constructed as ``cls(config)``. The index must be cheap to obtain on every
+    run (cache what is expensive to scan); audio is read lazily, one utterance
+    at a time, from DataLoader workers.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    @property
+    @abc.abstractmethod
+    def label(self) -> str:
+        """A short name for reports and result files, e.g. ``dev-clean``."""
+
+    @abc.abstractmethod
+    def utterances(self) -> Sequence[Utterance]:
+        """The index of the dataset: every utterance with its duration."""
+
+    def prepare(self) -> None:
+        """Fetch or unpack the data if needed (called once, on one process, before ``utterances``)."""
+
+    def load_audio(self, utterance: Utterance, sample_rate: int) -> torch.Tensor:
+        """Return the utterance's waveform, shape ``(S,)`` float32 mono at ``sample_rate``.
+
+        Raises :class:`asrkit.errors.AudioError` when it cannot be read.
+        """
+        from asrkit.audio import load_audio
+
+        duration = utterance.duration if utterance.offset else None
+        return load_audio(utterance.audio_path, sample_rate, offset=utterance.offset, duration=duration)
+
+
+class FeatureExtractor(nn.Module, abc.ABC):
+    """Turns padded waveforms into padded features (kind ``features``).
+
+    Constructed as ``cls(config, sample_rate=...)``. Runs in batch on the
+    training device, so it is an ``nn.Module``; any statistics it learns
+    (e.g. global mean and variance) are buffers, saved with the model.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    @property
+    @abc.abstractmethod
+    def num_features(self) -> int:
+        """``D``, the size of one feature frame."""
+
+    @property
+    @abc.abstractmethod
+    def frame_shift(self) -> float:
+        """Seconds between two consecutive feature frames."""
+
+    @abc.abstractmethod
+    def output_lengths(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Number of frames for waveforms of ``num_samples`` samples, shape ``(B,)``."""
+
+    @abc.abstractmethod
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, S)`` waveforms and ``(B,)`` sample counts → ``(B, T, D)`` features and ``(B,)`` frame counts."""
+
+    needs_fit: ClassVar[bool] = False
+    """True when :meth:`fit` must see training data before the first step."""
+
+    def fit(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Learn statistics from ``(waveforms (B, S), lengths (B,))`` batches of training audio."""
+
+
+class Augmenter(nn.Module, abc.ABC):
+    """A training-time transformation (kind ``augmenters``).
+
+    Constructed as ``cls(config, sample_rate=...)``. Applied only when the module
+    is in training mode (``self.training``); in eval mode it must return its
+    input unchanged. ``stage`` says whether it works on waveforms ``(B, S)`` or on
+    features ``(B, T, D)``. It must leave padding untouched (no mask, noise or
+    signal moved past a row's length) and return the new lengths.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    stage: ClassVar[Literal["waveform", "features"]] = "features"
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, S)`` or ``(B, T, D)`` padded input and ``(B,)`` lengths → the same, augmented."""
+
+
+class Encoder(nn.Module, abc.ABC):
+    """The acoustic model: features to CTC logits (kind ``encoders``).
+
+    Constructed as ``cls(config, input_dim=D, num_classes=V)``. Padding must not
+    change any valid output frame: an utterance gives the same logits alone and
+    padded inside a batch.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    @property
+    @abc.abstractmethod
+    def subsampling(self) -> int:
+        """How many input frames one output frame spans (for timestamps)."""
+
+    @abc.abstractmethod
+    def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` input frame counts → ``(B,)`` output frame counts ``T'``."""
+
+    @abc.abstractmethod
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, T, D)`` features and ``(B,)`` lengths → ``(B, T', V)`` logits (unnormalized) and ``(B,)`` lengths."""
+
+
+class Tokenizer(abc.ABC):
+    """Text ↔ CTC label ids (kind ``tokenizers``).
+
+    Constructed as ``cls(config)``. Ids run from 0 to ``num_classes - 1`` and
+    include the CTC blank at ``blank_id``. A tokenizer that learns from data
+    (``needs_fit``) is fitted on the training transcripts at the start of a run
+    and its learned state travels in the checkpoint (``state_dict``), so
+    inference needs nothing else.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    needs_fit: ClassVar[bool] = False
+
+    @property
+    @abc.abstractmethod
+    def num_classes(self) -> int:
+        """``V``: number of output classes of the acoustic model, blank included."""
+
+    @property
+    @abc.abstractmethod
+    def blank_id(self) -> int:
+        """Index of the CTC blank."""
+
+    @property
+    @abc.abstractmethod
+    def labels(self) -> list[str]:
+        """One string per class id, as a CTC beam decoder expects (blank as ``""``)."""
+
+    @abc.abstractmethod
+    def normalize(self, text: str) -> str:
+        """The form of ``text`` the model is trained and scored on."""
+
+    @abc.abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Label ids of normalized ``text`` (no blanks)."""
+
+    @abc.abstractmethod
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of label ids (already collapsed, blanks removed)."""
+
+    def fit(self, texts: Iterable[str], cache_dir: Path) -> None:
+        """Learn the vocabulary from training transcripts; ``cache_dir`` may hold reusable results."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state, made of tensors, numbers, strings, lists and dicts (``weights_only``-loadable)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class Decoder(abc.ABC):
+    """CTC log-probabilities to text (kind ``decoders``).
+
+    Constructed as ``cls(config, tokenizer=...)``. May hold resources (a
+    process pool, a language model): they are created once and released by
+    :meth:`close`.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    @abc.abstractmethod
+    def decode(
+        self,
+        log_probs: torch.Tensor,
+        lengths: torch.Tensor,
+        frame_seconds: float | None = None,
+    ) -> list[Hypothesis]:
+        """``(B, T', V)`` log-probabilities and ``(B,)`` lengths → one hypothesis per row.
+
+        With ``frame_seconds`` (the duration of one output frame) each hypothesis
+        carries word timestamps in seconds.
+        """
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+@dataclass
+class RunInfo:
+    """What a logger is told about the run it logs."""
+
+    run_dir: Path
+    recipe: dict[str, Any]
+    is_main_process: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Logger(abc.ABC):
+    """Receives metrics and artifacts of a run (kind ``loggers``).
+
+    Constructed as ``cls(config, run=RunInfo(...))``, only on the main process.
+    ``log_hyperparams`` receives the resolved recipe once. Metrics are flat
+    ``{name: number}`` dicts with the global optimizer step.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        """The resolved recipe, once at the start."""
+
+    @abc.abstractmethod
+    def log_metrics(self, metrics: dict[str, float], step: int, epoch: int | None = None) -> None:
+        """Numbers at a global step (e.g. ``train/loss``, ``valid/dev-clean/wer``)."""
+
+    def log_artifact(self, path: Path, name: str | None = None) -> None:
+        """A file produced by the run (e.g. per-utterance results)."""
+
+    def close(self) -> None:
+        """Flush and release; called once, also when the run fails."""
+
+
+INTERFACES: dict[str, type] = {
+    "datasets": Dataset,
+    "features": FeatureExtractor,
+    "augmenters": Augmenter,
+    "encoders": Encoder,
+    "tokenizers": Tokenizer,
+    "decoders": Decoder,
+    "loggers": Logger,
+}
+"""The base class a component of each kind derives from."""

@@ -1,0 +1,158 @@
+"""Loading plugins: built-ins, entry points, environment switches, broken plugins.
+
+Built-in plugins are ordinary plugins: they are declared as entry points in the
+``asrkit`` group of our own ``pyproject.toml``, exactly as a third party does,
+and also listed in :data:`BUILTIN_PLUGINS` so they load from a source tree and
+with autoload off. A test keeps the two lists in agreement.
+
+Environment switches, as pytest and datasette have them:
+
+- ``ASRKIT_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry-point plugin but the built-ins.
+- ``ASRKIT_LOAD_PLUGINS=a,b``: load only these third-party plugins (entry-point
+  names or distribution names); built-ins always load.
+
+A plugin that fails to import, or whose hook raises, is recorded as a
+:class:`BrokenPlugin` with its error instead of stopping the program: commands
+that do not need it keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass
+
+import pluggy
+
+from asrkit import hookspecs
+
+ENTRY_POINT_GROUP = "asrkit"
+
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("asrkit_datasets", "asrkit_plugins.datasets"),
+    ("asrkit_features", "asrkit_plugins.features"),
+    ("asrkit_augmenters", "asrkit_plugins.augmenters"),
+    ("asrkit_encoders", "asrkit_plugins.encoders"),
+    ("asrkit_tokenizers", "asrkit_plugins.tokenizers"),
+    ("asrkit_decoders", "asrkit_plugins.decoders"),
+    ("asrkit_loggers", "asrkit_plugins.loggers"),
+)
+"""``(entry-point name, module)`` of every built-in plugin, in load order."""
+
+
+EXTRA_PLUGINS: list[tuple[str, object, PluginSource]] = []
+"""``(name, plugin, source)`` registered in every new manager: how tests add a throwaway plugin."""
+
+
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a plugin comes from: its distribution and version."""
+
+    package: str
+    version: str
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded or registered."""
+
+    name: str
+    package: str
+    version: str
+    error: str
+
+
+class AsrkitPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers where each plugin came from and which failed."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.sources: dict[str, PluginSource] = {}
+        self.broken: list[BrokenPlugin] = []
+
+    def register_plugin(self, plugin: object, name: str, source: PluginSource) -> None:
+        self.register(plugin, name=name)
+        self.sources[name] = source
+
+    def mark_broken(self, name: str, source: PluginSource, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}".splitlines()[0]
+        self.broken.append(BrokenPlugin(name, source.package, source.version, message))
+
+
+def asrkit_source() -> PluginSource:
+    from asrkit import __version__
+
+    return PluginSource("asrkit", __version__)
+
+
+def autoload_enabled() -> bool:
+    return os.environ.get("ASRKIT_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() in ("", "0", "false", "no")
+
+
+def allowlist() -> set[str] | None:
+    raw = os.environ.get("ASRKIT_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def load_builtins(pm: AsrkitPluginManager) -> None:
+    source = asrkit_source()
+    for name, module in BUILTIN_PLUGINS:
+        if pm.has_plugin(name):
+            continue
+        try:
+            pm.register_plugin(importlib.import_module(module), name, source)
+        except Exception as exc:  # a broken optional dependency must not break the CLI
+            pm.mark_broken(name, source, exc)
+
+
+def load_entry_points(pm: AsrkitPluginManager, allowed: set[str] | None) -> None:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.has_plugin(ep.name) or pm.is_blocked(ep.name) or any(b.name == ep.name for b in pm.broken):
+            continue
+        dist = getattr(ep, "dist", None)
+        source = PluginSource(dist.name if dist else "?", dist.version if dist else "?")
+        if allowed is not None and ep.name not in allowed and source.package not in allowed:
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            pm.mark_broken(ep.name, source, exc)
+            continue
+        try:
+            pm.register_plugin(plugin, ep.name, source)
+        except Exception as exc:
+            pm.mark_broken(ep.name, source, exc)
+
+
+def make_plugin_manager(autoload: bool | None = None, allowed: set[str] | None = None) -> AsrkitPluginManager:
+    """A plugin manager with the built-ins and, unless disabled, the installed plugins.
+
+    ``autoload`` and ``allowed`` default to the environment switches.
+    """
+    pm = AsrkitPluginManager()
+    load_builtins(pm)
+    for name, plugin, source in EXTRA_PLUGINS:
+        try:
+            pm.register_plugin(plugin, name, source)
+        except Exception as exc:
+            pm.mark_broken(name, source, exc)
+    if autoload if autoload is not None else autoload_enabled():
+        load_entry_points(pm, allowed if allowed is not None else allowlist())
+    _drop_misspelled_hooks(pm)
+    return pm
+
+
+def _drop_misspelled_hooks(pm: AsrkitPluginManager) -> None:
+    """Unregister plugins whose ``@hookimpl`` names no hook (a typo would otherwise do nothing)."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or "?"
+            pm.unregister(exc.plugin)
+            pm.mark_broken(name, pm.sources.get(name, PluginSource("?", "?")), exc)

@@ -1,0 +1,272 @@
+"""Recipes: YAML data naming registered components, validated before anything runs.
+
+A recipe is read with ``yaml.safe_load`` only, and a component is chosen by its
+registered ``name``: nothing in a recipe can import or execute code. Every
+component node has one shape, ``{name: <registered name>, <Config field>: value}``;
+``augmenters``, ``loggers`` and the data sets are lists of such nodes.
+
+Validation reports the first mistake with its key path: an unknown component
+gets the choices and a did-you-mean, an unknown or mistyped parameter gets the
+accepted fields, malformed YAML gets the file and line.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+
+from asrkit.config import build_config, did_you_mean, to_dict
+from asrkit.errors import RecipeError
+from asrkit.registry import Registry
+from asrkit.train_config import TrainConfig
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A validated component node: which class, with which config, from where in the recipe."""
+
+    kind: str
+    name: str
+    config: Any
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **to_dict(self.config)}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    sample_rate: int
+    train: tuple[ComponentSpec, ...]
+    valid: tuple[ComponentSpec, ...]
+    test: tuple[ComponentSpec, ...]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe; :meth:`resolved` is the same with every default filled in."""
+
+    requires: tuple[str, ...]
+    data: DataSpec
+    features: ComponentSpec
+    augmenters: tuple[ComponentSpec, ...]
+    encoder: ComponentSpec
+    tokenizer: ComponentSpec
+    decoder: ComponentSpec
+    loggers: tuple[ComponentSpec, ...]
+    train: TrainConfig
+
+    def resolved(self) -> dict[str, Any]:
+        return {
+            "requires": list(self.requires),
+            "data": {
+                "sample_rate": self.data.sample_rate,
+                "train": [s.as_dict() for s in self.data.train],
+                "valid": [s.as_dict() for s in self.data.valid],
+                "test": [s.as_dict() for s in self.data.test],
+            },
+            "features": self.features.as_dict(),
+            "augmenters": [s.as_dict() for s in self.augmenters],
+            "encoder": self.encoder.as_dict(),
+            "tokenizer": self.tokenizer.as_dict(),
+            "decoder": self.decoder.as_dict(),
+            "loggers": [s.as_dict() for s in self.loggers],
+            "train": to_dict(self.train),
+        }
+
+
+TOP_LEVEL_KEYS = ("requires", "data", "features", "augmenters", "encoder", "tokenizer", "decoder", "loggers", "train")
+DATA_KEYS = ("sample_rate", "train", "valid", "test")
+
+DEFAULTS: dict[str, Any] = {
+    "features": {"name": "log_mel"},
+    "augmenters": [],
+    "tokenizer": {"name": "char"},
+    "decoder": {"name": "greedy"},
+    "loggers": [{"name": "console"}, {"name": "jsonl"}],
+}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a recipe file with ``yaml.safe_load``; errors name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        detail = f"{context}, {problem}" if context else problem
+        raise RecipeError(f"{where}: invalid YAML: {detail}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """``train.epochs=3`` → ``(["train", "epochs"], 3)``; the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"override '{text}': expected KEY=VALUE, e.g. train.epochs=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise RecipeError(f"override '{text}': the value is not valid YAML") from None
+    parts: list[str | int] = []
+    for piece in key.strip().replace("[", ".").replace("]", "").split("."):
+        if not piece:
+            raise RecipeError(f"override '{text}': empty part in key '{key}'")
+        parts.append(int(piece) if piece.isdigit() else piece)
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys (``encoder.rnn_dim=256``, ``augmenters.0.time_masks=2``) in ``data``."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            here = ".".join(str(p) for p in parts[: i + 1])
+            if isinstance(node, list):
+                if not isinstance(part, int) or not -len(node) <= part < len(node):
+                    raise RecipeError(f"override '{text}': '{here}' is not an index of a list of {len(node)}")
+                node = node[part]
+            elif isinstance(node, dict):
+                if isinstance(node.get(part), (dict, list)):
+                    node = node[part]
+                else:
+                    node[part] = {}
+                    node = node[part]
+            else:
+                raise RecipeError(f"override '{text}': '{here}' is not a mapping or list")
+        last = parts[-1]
+        if isinstance(node, list):
+            if not isinstance(last, int) or not -len(node) <= last < len(node):
+                raise RecipeError(f"override '{text}': index {last} is out of range")
+            node[last] = value
+        else:
+            node[last] = value
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str], registry: Registry) -> Recipe:
+    """Read, override and validate a recipe file."""
+    return parse_recipe(apply_overrides(read_yaml(path), list(overrides)), registry)
+
+
+def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
+    """Validate recipe data against the registered components."""
+    unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise RecipeError(
+            f"{unknown[0]}: unknown recipe section; sections: {', '.join(TOP_LEVEL_KEYS)}"
+            + did_you_mean(str(unknown[0]), TOP_LEVEL_KEYS)
+        )
+    requires = _requires(data.get("requires") or [])
+    check_requirements(requires)
+    for key, default in DEFAULTS.items():
+        data.setdefault(key, copy.deepcopy(default))
+    if "encoder" not in data:
+        raise RecipeError("encoder: required section is missing (e.g. encoder: {name: rescnn_bigru})")
+    return Recipe(
+        requires=requires,
+        data=_data_section(data.get("data") or {}, registry),
+        features=component(registry, "features", data["features"], "features"),
+        augmenters=component_list(registry, "augmenters", data["augmenters"], "augmenters"),
+        encoder=component(registry, "encoders", data["encoder"], "encoder"),
+        tokenizer=component(registry, "tokenizers", data["tokenizer"], "tokenizer"),
+        decoder=component(registry, "decoders", data["decoder"], "decoder"),
+        loggers=component_list(registry, "loggers", data["loggers"], "loggers"),
+        train=build_config(TrainConfig, data.get("train"), "train"),
+    )
+
+
+def component(registry: Registry, kind: str, node: Any, path: str) -> ComponentSpec:
+    """Validate one ``{name: ..., **params}`` node of ``kind``."""
+    if isinstance(node, str):
+        node = {"name": node}
+    if not isinstance(node, dict):
+        raise RecipeError(f"{path}: expected a mapping with a 'name', got {node!r}")
+    params = dict(node)
+    name = params.pop("name", None)
+    if not isinstance(name, str) or not name:
+        choices = ", ".join(registry.names(kind))
+        raise RecipeError(f"{path}.name: missing component name; choices: {choices}")
+    info = registry.get(kind, name, path)
+    return ComponentSpec(kind, name, build_config(info.cls.Config, params, path), path)
+
+
+def component_list(registry: Registry, kind: str, nodes: Any, path: str) -> tuple[ComponentSpec, ...]:
+    if nodes is None:
+        return ()
+    if isinstance(nodes, (dict, str)):
+        nodes = [nodes]
+    if not isinstance(nodes, list):
+        raise RecipeError(f"{path}: expected a list of components, got {nodes!r}")
+    return tuple(component(registry, kind, node, f"{path}[{i}]") for i, node in enumerate(nodes))
+
+
+def _data_section(data: Any, registry: Registry) -> DataSpec:
+    if not isinstance(data, dict):
+        raise RecipeError(f"data: expected a mapping with {', '.join(DATA_KEYS)}, got {data!r}")
+    unknown = [k for k in data if k not in DATA_KEYS]
+    if unknown:
+        raise RecipeError(
+            f"data.{unknown[0]}: unknown key; accepted: {', '.join(DATA_KEYS)}"
+            + did_you_mean(str(unknown[0]), DATA_KEYS)
+        )
+    rate = data.get("sample_rate", 16000)
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
+        raise RecipeError(f"data.sample_rate: expected a positive int, got {rate!r}")
+    return DataSpec(
+        sample_rate=rate,
+        train=component_list(registry, "datasets", data.get("train"), "data.train"),
+        valid=component_list(registry, "datasets", data.get("valid"), "data.valid"),
+        test=component_list(registry, "datasets", data.get("test"), "data.test"),
+    )
+
+
+def _requires(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecipeError(f"requires: expected a list of distribution names, got {value!r}")
+    return tuple(value)
+
+
+def check_requirements(requires: tuple[str, ...]) -> None:
+    """Fail with "install X" when a plugin distribution the recipe needs is missing."""
+    for text in requires:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            raise RecipeError(f"requires: '{text}' is not a valid requirement (e.g. my-plugin>=1.0)") from None
+        try:
+            version = importlib.metadata.version(req.name)
+        except importlib.metadata.PackageNotFoundError:
+            raise RecipeError(
+                f"requires: this recipe needs the plugin distribution '{req.name}', which is not installed; "
+                f"install it with: pip install '{text}'"
+            ) from None
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            raise RecipeError(
+                f"requires: this recipe needs '{text}' but {req.name} {version} is installed; "
+                f"install it with: pip install '{text}'"
+            )
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)

@@ -1,0 +1,132 @@
+"""Registries: the components each kind's hook returned, by name.
+
+A registry refuses a second component with a name already taken (naming both
+providers) and answers an unknown name with the choices and a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from asrkit.config import did_you_mean, is_config_class
+from asrkit.errors import PluginError, RecipeError
+from asrkit.hookspecs import HOOK_KINDS
+from asrkit.interfaces import INTERFACES, KINDS
+from asrkit.plugins import AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """A registered component and where it comes from."""
+
+    kind: str
+    name: str
+    cls: type
+    plugin: str
+    package: str
+    version: str
+
+    @property
+    def description(self) -> str:
+        doc = inspect.getdoc(self.cls) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "plugin": self.plugin,
+            "package": self.package,
+            "version": self.version,
+            "description": self.description,
+        }
+
+
+class Registry:
+    """Every component of every kind, from one plugin manager."""
+
+    def __init__(self, pm: AsrkitPluginManager) -> None:
+        self.pm = pm
+        self._components: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in KINDS}
+        self._failed: list[BrokenPlugin] = []
+        self._conflicts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        for hook_name, kind in HOOK_KINDS.items():
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                self._collect(kind, impl.plugin_name, impl.function)
+
+    @property
+    def broken(self) -> list[BrokenPlugin]:
+        """Plugins that failed to load, or whose registration hook failed."""
+        return [*self.pm.broken, *self._failed]
+
+    def _collect(self, kind: str, plugin_name: str, hook: Any) -> None:
+        source = self.pm.sources.get(plugin_name, PluginSource("?", "?"))
+        try:
+            classes = list(hook())
+            for cls in classes:
+                _check_shape(kind, cls)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
+            return
+        for cls in classes:
+            taken = self._components[kind].get(cls.name)
+            if taken is not None:
+                # Refuse both: which one a recipe got would depend on load order.
+                message = (
+                    f"{kind} component '{cls.name}' is registered twice: by plugin '{taken.plugin}' "
+                    f"({taken.package}) and by plugin '{plugin_name}' ({source.package}); "
+                    "uninstall one or leave it out with ASRKIT_LOAD_PLUGINS"
+                )
+                self._conflicts[kind][cls.name] = message
+                self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
+                continue
+            self._components[kind][cls.name] = ComponentInfo(
+                kind, cls.name, cls, plugin_name, source.package, source.version
+            )
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(n for n in self._components[kind] if n not in self._conflicts[kind])
+
+    def components(self, kind: str | None = None) -> list[ComponentInfo]:
+        kinds = KINDS if kind is None else (kind,)
+        return [self._components[k][n] for k in kinds for n in self.names(k)]
+
+    def get(self, kind: str, name: str, path: str | None = None) -> ComponentInfo:
+        """The component ``name`` of ``kind``; ``path`` (the recipe key) prefixes the error."""
+        if kind not in self._components:
+            raise RecipeError(f"unknown component kind '{kind}'; kinds: {', '.join(KINDS)}" + did_you_mean(kind, KINDS))
+        if name in self._conflicts[kind]:
+            raise PluginError(self._conflicts[kind][name])
+        found = self._components[kind].get(name)
+        if found is not None:
+            return found
+        where = f"{path}.name" if path else kind
+        choices = ", ".join(self.names(kind)) or "(none installed)"
+        message = f"{where}: unknown {kind} component '{name}'; choices: {choices}" + did_you_mean(
+            str(name), self.names(kind)
+        )
+        if self.broken:
+            message += f" (broken plugins: {', '.join(b.name for b in self.broken)}; see asrkit list-plugins)"
+        raise RecipeError(message)
+
+
+def _check_shape(kind: str, cls: Any) -> None:
+    """The minimum a registered class needs so that recipes can use it."""
+    if not isinstance(cls, type):
+        raise PluginError(f"registered {kind} {cls!r} is not a class")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{kind} class {cls.__qualname__} has no string 'name'")
+    if not is_config_class(getattr(cls, "Config", None)):
+        raise PluginError(f"{kind} component '{name}' has no Config dataclass")
+    base = INTERFACES[kind]
+    if not issubclass(cls, base):
+        raise PluginError(f"{kind} component '{name}' does not derive from asrkit.interfaces.{base.__name__}")
+
+
+def load_registry(autoload: bool | None = None, allowed: set[str] | None = None) -> Registry:
+    """The registry of the current environment's plugins (see :mod:`asrkit.plugins`)."""
+    return Registry(make_plugin_manager(autoload=autoload, allowed=allowed))

@@ -1,0 +1,241 @@
+"""Test kit for plugin authors, registered as a pytest plugin (``-p asrkit.testing`` is automatic).
+
+Fixtures:
+
+- ``asrkit_plugin_manager``: a fresh plugin manager with the built-ins only.
+- ``register_plugin``: register a throwaway plugin for one test; every
+  registry made during the test (also by CLI commands) sees it.
+
+And :func:`check_component`, the contract check of one component class::
+
+    from asrkit.testing import check_component
+
+    def test_my_encoder():
+        check_component("encoders", MyEncoder)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from asrkit import plugins
+from asrkit.config import build_config, describe, field_types, to_dict
+from asrkit.interfaces import INTERFACES, KINDS, Hypothesis, RunInfo, Utterance
+from asrkit.plugins import AsrkitPluginManager, PluginSource, make_plugin_manager
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+@pytest.fixture
+def asrkit_plugin_manager() -> AsrkitPluginManager:
+    """A plugin manager with asrkit's built-ins and no installed plugins."""
+    return make_plugin_manager(autoload=False)
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[..., None]]:
+    """``register_plugin(obj, name="x")``: load ``obj`` as a plugin until the test ends."""
+    added: list[tuple[str, object, PluginSource]] = []
+
+    def register(plugin: object, name: str = "test-plugin", package: str = "test-package") -> None:
+        entry = (name, plugin, PluginSource(package, "0.0.0"))
+        plugins.EXTRA_PLUGINS.append(entry)
+        added.append(entry)
+
+    yield register
+    for entry in added:
+        plugins.EXTRA_PLUGINS.remove(entry)
+
+
+def check_component(kind: str, cls: type, config: Any = None, **dependencies: Any) -> None:
+    """Check that ``cls`` is a valid component of ``kind`` and behaves as its interface says.
+
+    The static part (name, docstring, Config dataclass with typed, documented,
+    recipe-compatible fields, the kind's base class) always runs. The behaviour
+    part builds the component with ``config`` (default: ``cls.Config()``, when
+    every field has a default) and ``dependencies`` (defaults chosen per kind)
+    and runs it on small random inputs.
+    """
+    assert kind in KINDS, f"unknown kind {kind!r}; kinds: {KINDS}"
+    _check_static(kind, cls)
+    if config is None:
+        try:
+            config = cls.Config()
+        except TypeError:
+            return  # required parameters (a data root, say): only the static contract applies
+    _BEHAVIOUR[kind](cls, config, dependencies)
+
+
+def _check_static(kind: str, cls: type) -> None:
+    name = getattr(cls, "name", None)
+    assert isinstance(name, str) and NAME_PATTERN.match(name), (
+        f"{cls.__qualname__}.name must match {NAME_PATTERN.pattern}"
+    )
+    assert inspect.getdoc(cls), f"{kind} '{name}' needs a docstring (its first line is shown by list-plugins)"
+    assert issubclass(cls, INTERFACES[kind]), f"{kind} '{name}' must derive from {INTERFACES[kind].__name__}"
+    config_cls = getattr(cls, "Config", None)
+    assert dataclasses.is_dataclass(config_cls), f"{kind} '{name}' needs a Config dataclass"
+    assert config_cls.__dataclass_params__.frozen, f"{kind} '{name}': Config must be frozen"
+    field_types(config_cls)  # every annotation resolves
+    for info in describe(config_cls):
+        assert info.help, f"{kind} '{name}': parameter '{info.name}' needs a help text (asrkit.config.param)"
+    abstract = getattr(cls, "__abstractmethods__", frozenset())
+    assert not abstract, f"{kind} '{name}' leaves abstract methods unimplemented: {sorted(abstract)}"
+    try:
+        defaults = config_cls()
+    except TypeError:
+        return
+    # What `asrkit show` prints must be accepted back as a recipe node.
+    assert build_config(config_cls, to_dict(defaults), name) == defaults
+
+
+def _padded_batch(
+    lengths: list[int], *tail: int, padding: float | None = 0.0, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random rows of ``lengths`` steps; padding is ``padding`` or, when None, noise."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(lengths), max(lengths), *tail, generator=generator)
+    if padding is not None:
+        for i, n in enumerate(lengths):
+            x[i, n:] = padding
+    return x, torch.tensor(lengths)
+
+
+def _check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    module = cls(config, **{"sample_rate": 16000, **deps}).eval()
+    waves, lengths = _padded_batch([16000, 9000])
+    noisy, _ = _padded_batch([16000, 9000], padding=None)
+    with torch.no_grad():
+        feats, frames = module(waves, lengths)
+        noisy_feats, _ = module(noisy, lengths)
+    assert feats.dim() == 3 and feats.shape[0] == 2 and feats.shape[2] == module.num_features
+    assert frames.tolist() == module.output_lengths(lengths).tolist(), "frame lengths must equal output_lengths()"
+    assert int(frames.max()) == feats.shape[1] and frames[1] < frames[0]
+    assert module.frame_shift > 0
+    n = int(frames[1])
+    torch.testing.assert_close(
+        noisy_feats[1, :n], feats[1, :n], atol=1e-4, rtol=1e-4, msg="samples past a row's length changed its features"
+    )
+
+
+def _check_augmenter(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    module = cls(config, **{"sample_rate": 16000, **deps})
+    shape = (16000, 9000) if module.stage == "waveform" else (120, 70)
+    tail = () if module.stage == "waveform" else (20,)
+    x, lengths = _padded_batch(list(shape), *tail, padding=123.0)
+    module.eval()
+    same, same_lengths = module(x.clone(), lengths.clone())
+    assert torch.equal(same, x) and torch.equal(same_lengths, lengths), "augmenters must do nothing in eval mode"
+    module.train()
+    torch.manual_seed(0)
+    out, out_lengths = module(x.clone(), lengths.clone())
+    assert out.shape[0] == 2 and out.shape[2:] == x.shape[2:] and out_lengths.shape == (2,)
+    assert int(out_lengths.max()) <= out.shape[1]
+    for i in range(2):
+        if out_lengths[i] == lengths[i]:
+            n = int(lengths[i])
+            assert torch.equal(out[i, n:], x[i, n:]), "augmenters must leave padding untouched"
+
+
+def _check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    module = cls(config, **{"input_dim": 20, "num_classes": 8, **deps}).eval()
+    x, lengths = _padded_batch([64, 37], 20, padding=None)
+    with torch.no_grad():
+        logits, out_lengths = module(x, lengths)
+        alone, alone_lengths = module(x[1:, :37], lengths[1:])
+    assert logits.dim() == 3 and logits.shape[0] == 2 and logits.shape[2] == 8
+    assert out_lengths.tolist() == module.output_lengths(lengths).tolist(), "lengths must equal output_lengths()"
+    assert int(out_lengths.max()) == logits.shape[1]
+    assert module.subsampling >= 1
+    n = int(alone_lengths[0])
+    torch.testing.assert_close(logits[1, :n], alone[0, :n], atol=1e-4, rtol=1e-4, msg="padding changed the output")
+
+
+def _check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    texts = ["the cat sat on the mat", "a dog's day out", "speech recognition is fun"] * 20
+    tokenizer = cls(config, **deps)
+    with tempfile.TemporaryDirectory() as tmp:
+        if tokenizer.needs_fit:
+            tokenizer.fit(texts, Path(tmp))
+        assert 0 <= tokenizer.blank_id < tokenizer.num_classes
+        assert len(tokenizer.labels) == tokenizer.num_classes
+        restored = cls(config, **deps)
+        restored.load_state_dict(tokenizer.state_dict())
+        for text in texts[:3]:
+            normal = tokenizer.normalize(text)
+            ids = tokenizer.encode(normal)
+            assert ids and tokenizer.blank_id not in ids and all(0 <= i < tokenizer.num_classes for i in ids)
+            assert tokenizer.decode(ids) == normal, "decode(encode(text)) must give the normalized text"
+            assert restored.encode(normal) == ids, "state_dict() must restore the same vocabulary"
+        torch.save(tokenizer.state_dict(), Path(tmp) / "state.pt")
+        torch.load(Path(tmp) / "state.pt", weights_only=True)
+
+
+def _check_decoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    if "tokenizer" not in deps:
+        from asrkit.registry import Registry
+
+        registry = Registry(make_plugin_manager(autoload=False))
+        char = registry.get("tokenizers", "char").cls
+        deps = {**deps, "tokenizer": char(char.Config())}
+    tokenizer = deps["tokenizer"]
+    decoder = cls(config, **deps)
+    try:
+        log_probs = torch.randn(2, 30, tokenizer.num_classes).log_softmax(-1)
+        lengths = torch.tensor([30, 18])
+        hyps = decoder.decode(log_probs, lengths)
+        assert len(hyps) == 2 and all(isinstance(h, Hypothesis) and isinstance(h.text, str) for h in hyps)
+        timed = decoder.decode(log_probs, lengths, frame_seconds=0.04)
+        for hyp, n in zip(timed, lengths.tolist(), strict=True):
+            assert hyp.words is not None, "with frame_seconds, hypotheses carry word timestamps"
+            previous = 0.0
+            for word in hyp.words:
+                assert previous <= word.start <= word.end <= n * 0.04 + 1e-6
+                previous = word.start
+    finally:
+        decoder.close()
+
+
+def _check_logger(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunInfo(run_dir=Path(tmp), recipe={"train": {"epochs": 1}})
+        logger = cls(config, **{"run": run, **deps})
+        artifact = Path(tmp) / "artifact.txt"
+        artifact.write_text("hello\n")
+        try:
+            logger.log_hyperparams({"train": {"epochs": 1}})
+            logger.log_metrics({"train/loss": 1.0}, step=1, epoch=1)
+            logger.log_artifact(artifact)
+        finally:
+            logger.close()
+
+
+def _check_dataset(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    dataset = cls(config, **deps)
+    dataset.prepare()
+    assert isinstance(dataset.label, str) and dataset.label
+    utterances = dataset.utterances()
+    assert all(isinstance(u, Utterance) and u.duration > 0 for u in utterances)
+    if utterances:
+        wave = dataset.load_audio(utterances[0], 16000)
+        assert wave.dim() == 1 and wave.dtype == torch.float32
+
+
+_BEHAVIOUR: dict[str, Callable[[type, Any, dict[str, Any]], None]] = {
+    "datasets": _check_dataset,
+    "features": _check_features,
+    "augmenters": _check_augmenter,
+    "encoders": _check_encoder,
+    "tokenizers": _check_tokenizer,
+    "decoders": _check_decoder,
+    "loggers": _check_logger,
+}

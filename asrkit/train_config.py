@@ -1,0 +1,58 @@
+"""The ``train`` section of a recipe: optimizer, schedule, batching and run settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from asrkit.config import param
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: Literal["adamw", "adam", "sgd"] = param("adamw", help="optimizer")
+    lr: float = param(5e-4, help="peak learning rate")
+    weight_decay: float = param(0.01, help="decoupled weight decay (adamw) or L2 (adam, sgd)")
+    betas: tuple[float, float] = param((0.9, 0.999), help="Adam betas")
+    momentum: float = param(0.9, help="SGD momentum")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: Literal["onecycle", "constant", "warmup_cosine"] = param(
+        "onecycle", help="learning-rate schedule, stepped once per optimizer step"
+    )
+    pct_start: float = param(0.3, help="onecycle: fraction of steps spent warming up")
+    anneal_strategy: Literal["linear", "cos"] = param("linear", help="onecycle: annealing shape")
+    div_factor: float = param(25.0, help="onecycle: initial lr = lr / div_factor")
+    final_div_factor: float = param(1e4, help="onecycle: final lr = initial lr / final_div_factor")
+    warmup_steps: int = param(0, help="warmup_cosine: linear warmup steps")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    max_seconds: float = param(320.0, help="bound on a batch's padded audio: utterances × longest duration, in seconds")
+    max_utterances: int | None = param(None, help="optional bound on utterances per batch")
+    num_buckets: int = param(30, help="length buckets used to group similar durations")
+    max_duration: float | None = param(None, help="skip training utterances longer than this (seconds)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = param(10, help="passes over the training data")
+    seed: int = param(7, help="seed for weights, shuffling and augmentation")
+    device: str = param("auto", help="'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'")
+    precision: Literal["fp32", "bf16", "fp16"] = param(
+        "fp32", help="autocast precision on CUDA; CPU always trains in fp32"
+    )
+    optimizer: OptimizerConfig = param(default_factory=OptimizerConfig, help="optimizer settings")
+    schedule: ScheduleConfig = param(default_factory=ScheduleConfig, help="learning-rate schedule")
+    batch: BatchConfig = param(default_factory=BatchConfig, help="batching by duration")
+    grad_clip: float | None = param(1.0, help="clip the gradient norm to this value (null: no clipping)")
+    accumulate_grad: int = param(1, help="batches per optimizer step")
+    num_workers: int = param(2, help="DataLoader worker processes reading audio")
+    log_every_steps: int = param(10, help="log training metrics every N optimizer steps")
+    checkpoint_every_steps: int | None = param(None, help="also save 'last' every N optimizer steps")
+    checkpoint_every_minutes: float | None = param(10.0, help="also save 'last' every N minutes")
+    max_nonfinite: int = param(20, help="stop after this many consecutive non-finite losses")
+    compile: bool = param(False, help="torch.compile the convolutional front end and head (CUDA)")
