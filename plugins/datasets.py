@@ -1,0 +1,13 @@
+"""Built-in datasets plugin: registers asrkit's own datasets components."""
+
+from __future__ import annotations
+
+from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.manifest import Manifest
+
+from asrkit import hookimpl
+
+
+@hookimpl
+def asrkit_register_datasets() -> list[type]:
+    return [LibriSpeech, Manifest]
