@@ -1,0 +1,119 @@
+"""The ``comet`` logger: the run's recipe, metrics and artifacts as a Comet experiment.
+
+Online when an API key is configured (``COMET_API_KEY``, or ``comet login``)
+and ``offline`` is false; otherwise an offline experiment whose zip archive
+lands in ``offline_directory`` (default ``<run_dir>/comet``), to be sent later
+with ``comet upload <archive>``.
+
+comet_ml is imported only when this logger is built, so a missing comet_ml
+breaks nothing else. Comet's automatic logging is switched off: asrkit logs
+what matters explicitly, and the automatic parts either patch other libraries
+at import, capture stdout (which breaks rich's progress bar), or, offline,
+still reach the network (the host details probe cloud metadata addresses and
+comet.com).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asrkit.config import param
+from asrkit.errors import PluginError
+from asrkit.interfaces import Logger, RunInfo
+
+# Read by comet_ml when it is first imported; setdefault keeps a user's own choice.
+COMET_ENVIRONMENT = {
+    "COMET_DISABLE_AUTO_LOGGING": "1",  # no import hooks patching torch and friends
+    "COMET_ERROR_TRACKING_ENABLE": "false",  # no crash reports to Comet's Sentry
+}
+
+
+def flatten(tree: dict[str, Any] | list[Any], prefix: str = "") -> dict[str, Any]:
+    """Nested recipe data as ``{"train.epochs": 3, "loggers.0.name": "comet"}``.
+
+    Lists of mappings are numbered; lists of plain values stay one value.
+    """
+    flat: dict[str, Any] = {}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        nested = isinstance(value, dict) or (
+            isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value)
+        )
+        if nested:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def import_comet() -> Any:
+    for key, value in COMET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    try:
+        import comet_ml
+    except ImportError:
+        raise PluginError("the comet logger needs comet_ml: pip install 'asrkit[comet]'") from None
+    return comet_ml
+
+
+class CometLogger(Logger):
+    """Tracks the run in Comet: recipe, metrics, artifacts (an offline archive without an API key)."""
+
+    name = "comet"
+
+    @dataclass(frozen=True)
+    class Config:
+        project_name: str | None = param(None, help="Comet project (null: COMET_PROJECT_NAME or Comet's default)")
+        workspace: str | None = param(None, help="Comet workspace (null: COMET_WORKSPACE or your default)")
+        offline: bool = param(False, help="write an offline archive even when an API key is configured")
+        offline_directory: str | None = param(None, help="where the offline archive goes (null: <run_dir>/comet)")
+        experiment_name: str | None = param(None, help="experiment name (null: the run directory's name)")
+        tags: tuple[str, ...] = param((), help="tags of the experiment")
+
+    def __init__(self, config: Config, run: RunInfo) -> None:
+        comet_ml = import_comet()
+        online = not config.offline and bool(comet_ml.get_config().get_string(None, "comet.api_key"))
+        directory = Path(config.offline_directory) if config.offline_directory else run.run_dir / "comet"
+        experiment_config = comet_ml.ExperimentConfig(
+            name=config.experiment_name or run.run_dir.name,
+            tags=list(config.tags),
+            offline_directory=str(directory),
+            log_env_details=online,
+            log_git_metadata=online,
+            log_git_patch=False,
+            log_code=False,
+            log_graph=False,
+            parse_args=False,
+            auto_output_logging=False,
+            auto_param_logging=False,
+            auto_metric_logging=False,
+            auto_log_co2=False,
+            display_summary_level=0,
+        )
+        # mode="create": never continue another comet experiment running in this process.
+        self.experiment = comet_ml.start(
+            workspace=config.workspace,
+            project_name=config.project_name,
+            mode="create",
+            online=online,
+            experiment_config=experiment_config,
+        )
+        self._ended = False
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        self.experiment.log_parameters(flatten(params))
+
+    def log_metrics(self, metrics: dict[str, float], step: int, epoch: int | None = None) -> None:
+        self.experiment.log_metrics({name: float(value) for name, value in metrics.items()}, step=step, epoch=epoch)
+
+    def log_artifact(self, path: Path, name: str | None = None) -> None:
+        self.experiment.log_asset(str(path), file_name=name or Path(path).name)
+
+    def close(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self.experiment.end()
