@@ -1,0 +1,1 @@
+"""The data layer: corpora, utterance indexes and the samplers that batch them."""
