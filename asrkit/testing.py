@@ -112,6 +112,8 @@ def _padded_batch(
 
 def _check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     module = cls(config, **{"sample_rate": 16000, **deps}).eval()
+    if module.needs_fit:
+        module.fit([_padded_batch([16000, 9000], seed=1)])
     waves, lengths = _padded_batch([16000, 9000])
     noisy, _ = _padded_batch([16000, 9000], padding=None)
     with torch.no_grad():
