@@ -1,0 +1,12 @@
+"""Built-in features plugin: registers asrkit's own features components."""
+
+from __future__ import annotations
+
+from asrkit import hookimpl
+from asrkit_plugins.log_mel import LogMel
+from asrkit_plugins.mfcc import Mfcc
+
+
+@hookimpl
+def asrkit_register_features() -> list[type]:
+    return [LogMel, Mfcc]
