@@ -1,0 +1,11 @@
+"""Built-in augmenters plugin: registers asrkit's own augmenters components."""
+
+from __future__ import annotations
+
+from asrkit import hookimpl
+from asrkit_plugins.specaugment import SpecAugment
+
+
+@hookimpl
+def asrkit_register_augmenters() -> list[type]:
+    return [SpecAugment]
