@@ -1,0 +1,11 @@
+"""Built-in encoders plugin: registers asrkit's own encoders components."""
+
+from __future__ import annotations
+
+from asrkit import hookimpl
+from asrkit_plugins.rescnn_bigru import ResCNNBiGRU
+
+
+@hookimpl
+def asrkit_register_encoders() -> list[type]:
+    return [ResCNNBiGRU]

@@ -1,0 +1,102 @@
+"""The ResCNN-BiGRU encoder, alone and inside the acoustic model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asrkit.model import AcousticModel
+from asrkit.testing import check_component
+from asrkit_plugins.log_mel import LogMel, LogMelConfig
+from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
+from asrkit_plugins.specaugment import SpecAugment, SpecAugmentConfig
+
+SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channels=8)
+
+
+@pytest.fixture(scope="module")
+def default_model() -> ResCNNBiGRU:
+    torch.manual_seed(0)
+    return ResCNNBiGRU(ResCNNBiGRUConfig(), input_dim=128, num_classes=29).eval()
+
+
+def test_rescnn_bigru_passes_the_contract() -> None:
+    check_component("encoders", ResCNNBiGRU)
+
+
+def test_default_model_has_the_reference_parameter_count(default_model: ResCNNBiGRU) -> None:
+    # 128 mels, 28 characters + blank: the tutorial model's size, ~23.7M.
+    assert sum(p.numel() for p in default_model.parameters()) == 23_705_373
+
+
+@pytest.mark.parametrize("input_dim", [127, 128])
+def test_output_lengths_follow_the_stride_2_convolution(input_dim: int) -> None:
+    model = ResCNNBiGRU(SMALL, input_dim=input_dim, num_classes=5)
+    for frames in range(1, 12):
+        stem = model.stem(torch.zeros(1, 1, frames, input_dim))
+        assert stem.shape[2] == model.output_lengths(torch.tensor([frames])).item() == (frames - 1) // 2 + 1
+        assert stem.shape[3] == (input_dim + 1) // 2
+    assert model.subsampling == 2
+
+
+def test_padding_does_not_change_any_real_frame(default_model: ResCNNBiGRU) -> None:
+    generator = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([41, 120, 77, 2])  # unsorted, odd and even, one far shorter than the batch
+    batch = torch.randn(4, 130, 128, generator=generator) * 5  # noise everywhere, padding included
+    with torch.no_grad():
+        logits, out_lengths = default_model(batch, lengths)
+        assert logits.shape == (4, 60, 29)  # T' of the longest row, not of the padded width
+        for i, n in enumerate(lengths.tolist()):
+            alone, alone_lengths = default_model(batch[i : i + 1, :n], lengths[i : i + 1])
+            assert alone_lengths.item() == out_lengths[i].item() == (n - 1) // 2 + 1
+            m = out_lengths[i].item()
+            torch.testing.assert_close(logits[i, :m], alone[0, :m], atol=1e-4, rtol=1e-4)
+
+
+def test_the_backward_direction_starts_at_the_last_valid_frame() -> None:
+    # Without packing the first row's last frames would depend on the padding the GRU reads backwards.
+    torch.manual_seed(2)
+    model = ResCNNBiGRU(SMALL, input_dim=16, num_classes=5).eval()
+    lengths = torch.tensor([10, 40])
+    x = torch.randn(2, 40, 16)
+    changed = x.clone()
+    changed[0, 10:] += 100.0
+    with torch.no_grad():
+        a, _ = model(x, lengths)
+        b, _ = model(changed, lengths)
+    torch.testing.assert_close(a[0, :5], b[0, :5], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a[1], b[1], atol=1e-5, rtol=1e-5)
+
+
+def test_features_specaugment_encoder_compose_with_lengths() -> None:
+    torch.manual_seed(3)
+    model = AcousticModel(
+        LogMel(LogMelConfig()),
+        [SpecAugment(SpecAugmentConfig())],
+        ResCNNBiGRU(SMALL, input_dim=128, num_classes=29),
+    )
+    samples = torch.tensor([16000, 4321, 9999])
+    waves = torch.randn(3, 16000)
+    expected = ((samples // 160 + 1) - 1) // 2 + 1
+    assert model.output_lengths(samples).tolist() == expected.tolist() == [51, 14, 32]
+    assert model.frame_seconds == pytest.approx(0.02)
+    for training in (True, False):
+        logits, lengths = model.train(training)(waves, samples)
+        assert logits.shape == (3, 51, 29) and lengths.tolist() == expected.tolist()
+
+
+def test_ctc_gradients_reach_every_parameter() -> None:
+    torch.manual_seed(4)
+    model = ResCNNBiGRU(SMALL, input_dim=20, num_classes=6).train()
+    x, lengths = torch.randn(3, 50, 20), torch.tensor([50, 31, 18])
+    logits, out_lengths = model(x, lengths)
+    targets = torch.randint(1, 6, (3, 5))
+    loss = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), targets, out_lengths, torch.full((3,), 5), blank=0
+    )
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all() and parameter.grad.abs().sum() > 0, (
+            name
+        )
