@@ -62,7 +62,7 @@ def check(
     options = CheckOptions(sample_rate, alphabet, frame_seconds, tolerance, decode=not no_decode)
     utterances = list(read_manifest(path))
     console = Console(highlight=False)
-    normalize = _normalizer(load_registry())
+    normalize = _normalizer(load_registry(), alphabet)
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("checking", total=len(utterances))
         report = check_manifest(path, options, normalize, lambda: progress.advance(task), utterances)
@@ -75,14 +75,20 @@ def check(
         table.add_row(name, f"[{style}]{count}[/]", escape("\n".join(report.examples(name))))
     console.print(table)
     if report.total:
-        problems = ", ".join(f"{n} {reason}" for reason, n in report.counts.items())
-        raise DataError(f"{path}: {report.total} problems in {len(utterances)} utterances: {problems}")
+        found = ", ".join(f"{report.count(name)} {name}" for name in CHECKS if report.count(name))
+        raise DataError(
+            f"{path}: {_plural(report.total, 'problem')} in {_plural(len(utterances), 'utterance')}: {found}"
+        )
     console.print("[green]no problems found[/]")
 
 
-def _normalizer(registry: Registry) -> Callable[[str], str]:
-    """The ``char`` tokenizer's text normalization when it is installed, else lowercasing."""
+def _normalizer(registry: Registry, alphabet: str) -> Callable[[str], str]:
+    """The ``char`` tokenizer's normalization onto ``alphabet`` when it is installed, else lowercasing."""
     if "char" not in registry.names("tokenizers"):
         return str.lower
     cls = registry.get("tokenizers", "char").cls
-    return cls(cls.Config()).normalize
+    return cls(build_config(cls.Config, {"alphabet": alphabet}, "--alphabet")).normalize
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

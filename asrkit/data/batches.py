@@ -25,13 +25,13 @@ Typical use::
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from asrkit.ctc import count_repeats, ctc_feasible
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
 
@@ -241,11 +241,9 @@ def select_utterances(
         else:
             candidates.append(entry)
             label_counts.append(len(ids))
-            repeat_counts.append(sum(a == b for a, b in itertools.pairwise(ids)))
+            repeat_counts.append(count_repeats(ids))
     if not candidates:
         return [], report
-    from asrkit.ctc import ctc_feasible  # TODO: move to the top once asrkit/ctc.py lands
-
     samples = torch.tensor([round(u.duration * sample_rate) for _, u in candidates], dtype=torch.int64)
     with torch.no_grad():
         frames = output_frames(samples)

@@ -1,17 +1,20 @@
 """Checking a manifest before training: the problems ``asrkit data check`` reports.
 
 Each utterance is checked for a missing or unreadable audio file, empty audio,
-an empty transcript, characters outside the alphabet (after normalization), a
-manifest duration that disagrees with the file, and audio too short for its
-transcript under CTC: with one output frame every ``frame_seconds``, a
-transcript of ``L`` characters with ``R`` adjacent repeats needs ``L + R``
-frames.
+an empty transcript, a manifest duration that disagrees with the file, audio
+too short for its transcript under CTC (with one output frame every
+``frame_seconds``, a transcript of ``L`` characters with ``R`` adjacent
+repeats needs ``L + R`` frames), and out-of-alphabet text: letters or digits
+that the normalization cannot write in the alphabet and so silently drops
+(``1984``, ``中``), which leaves a transcript that no longer says what the
+audio says. Punctuation is not reported: dropping it is the normalization's
+job.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import torch
 
 from asrkit import audio
+from asrkit.ctc import count_repeats, ctc_feasible
 from asrkit.data.batches import SkipReport
 from asrkit.data.manifest import read_manifest
 from asrkit.errors import AudioError
@@ -69,27 +73,45 @@ def check_manifest(
     report = SkipReport(considered=len(utterances))
     fits: list[tuple[str, int, int, int]] = []
     alphabet = set(options.alphabet)
+    lost = _LostCharacters(normalize, alphabet)
     for utterance in utterances:
-        text = normalize(utterance.text)
+        text = "".join(c for c in normalize(utterance.text) if c in alphabet)
         if not text.strip():
             report.add(EMPTY_TEXT, utterance.audio_path)
-        elif outside := sorted(set(text) - alphabet):
-            report.add(OUT_OF_ALPHABET, f"{utterance.audio_path} {''.join(outside)!r}")
+        if dropped := lost(utterance.text):
+            report.add(OUT_OF_ALPHABET, f"{utterance.audio_path} {dropped!r}")
         seconds = _check_audio(utterance, options, report)
         if seconds and text.strip():
             frames = math.floor(seconds / options.frame_seconds + 1e-9)
-            repeats = sum(a == b for a, b in itertools.pairwise(text))
+            repeats = count_repeats([ord(c) for c in text])
             fits.append((utterance.audio_path, frames, len(text), repeats))
         if advance is not None:
             advance()
     if fits:
-        from asrkit.ctc import ctc_feasible  # TODO: move to the top once asrkit/ctc.py lands
-
         frames, labels, repeats = (torch.tensor(column) for column in list(zip(*fits, strict=True))[1:])
         for (where, n, length, repeat), ok in zip(fits, ctc_feasible(frames, labels, repeats).tolist(), strict=True):
             if not ok:
                 report.add(TOO_SHORT, f"{where} ({n} frames for {length} labels + {repeat} repeats)")
     return report
+
+
+class _LostCharacters:
+    """The letters and digits of a text that ``normalize`` cannot write in ``alphabet``."""
+
+    def __init__(self, normalize: Callable[[str], str], alphabet: set[str]) -> None:
+        self._normalize = normalize
+        self._alphabet = alphabet
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, text: str) -> str:
+        return "".join(sorted({c for c in text if self._is_lost(c)}))
+
+    def _is_lost(self, char: str) -> bool:
+        lost = self._known.get(char)
+        if lost is None:
+            speech = unicodedata.category(char)[0] in "LN"
+            lost = self._known[char] = speech and not self._alphabet.intersection(self._normalize(char))
+        return lost
 
 
 def _check_audio(utterance: Utterance, options: CheckOptions, report: SkipReport) -> float | None:
