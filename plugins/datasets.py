@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from asrkit import hookimpl
 from asrkit_plugins.librispeech import LibriSpeech
 from asrkit_plugins.manifest import Manifest
-
-from asrkit import hookimpl
 
 
 @hookimpl

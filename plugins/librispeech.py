@@ -90,7 +90,7 @@ def _build_index(folder: Path, files: FileStats, duration_of: DurationOf) -> Ind
     problems: list[tuple[str, str]] = []
     for transcript in sorted(name for name in files if name.endswith(".trans.txt")):
         chapter = posixpath.dirname(transcript)
-        for line in (folder / transcript).read_text(encoding="utf-8").splitlines():
+        for line in _read_transcript(folder / transcript):
             utterance_id, _, text = line.strip().partition(" ")
             if not utterance_id:
                 continue
@@ -106,6 +106,13 @@ def _build_index(folder: Path, files: FileStats, duration_of: DurationOf) -> Ind
                 continue
             utterances.append(Utterance(utterance_id, path, text.strip(), seconds))
     return Index(utterances, problems)
+
+
+def _read_transcript(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read transcript {path}: {exc}") from None
 
 
 def _warn_problems(label: str, problems: list[tuple[str, str]]) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -131,7 +132,10 @@ def fetch_subset(
         logger.info("using %s as it is (not downloaded by asrkit, so not verified)", target)
         return target
     console = console or Console(stderr=True, highlight=False)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data folder {root}: {exc.strerror or exc}") from None
     if not archive.exists():
         download_file(f"{url_base.rstrip('/')}/{subset}.tar.gz", archive, console=console)
     if verify:
@@ -161,19 +165,27 @@ def download_file(url: str, dest: Path, console: Console | None = None) -> Path:
                 part.replace(dest)
                 return dest
         except urllib.error.HTTPError as exc:
-            raise DataError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from None
+            if exc.code < 500:  # a server error may pass; a missing file or a refusal will not
+                raise DataError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from None
+            failures = _retry_or_raise(url, part, failures, exc, console)
         except (urllib.error.URLError, OSError, http.client.HTTPException, _TransferCut) as exc:
-            failures += 1
-            reason = _describe(exc)
-            if failures > RETRIES:
-                have = part.stat().st_size if part.exists() else 0
-                raise DataError(
-                    f"downloading {url} failed {failures} times (last: {reason}); "
-                    f"{have:,} bytes are kept in {part} and the next run resumes from there"
-                ) from None
-            wait = min(RETRY_WAIT_SECONDS * 2 ** (failures - 1), 30.0)
-            console.print(f"[yellow]download interrupted ({reason}); resuming in {wait:g} s[/]")
-            time.sleep(wait)
+            failures = _retry_or_raise(url, part, failures, exc, console)
+
+
+def _retry_or_raise(url: str, part: Path, failures: int, exc: BaseException, console: Console) -> int:
+    """Wait before the next attempt and return the new failure count, or give up with a DataError."""
+    failures += 1
+    reason = _describe(exc)
+    if failures > RETRIES:
+        have = part.stat().st_size if part.exists() else 0
+        raise DataError(
+            f"downloading {url} failed {failures} times (last: {reason}); "
+            f"{have:,} bytes are kept in {part} and the next run resumes from there"
+        ) from None
+    wait = min(RETRY_WAIT_SECONDS * 2 ** (failures - 1), 30.0)
+    console.print(f"[yellow]download interrupted ({escape(reason)}); resuming in {wait:g} s[/]")
+    time.sleep(wait)
+    return failures
 
 
 def _download_once(url: str, part: Path, console: Console) -> bool:
@@ -207,7 +219,9 @@ def _download_once(url: str, part: Path, console: Console) -> bool:
             if start != have:
                 part.unlink()  # a range we did not ask for: start over
                 return False
-            console.print(f"resuming {url} at {have:,} bytes")
+            console.print(f"resuming {escape(url)} at {have:,} bytes")
+        elif have:
+            console.print("[yellow]the server cannot resume downloads; starting over[/]")
         length = response.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
         received = _copy(response, part, append=start > 0, start=start, total=total, url=url, console=console)
