@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from asrkit_plugins.librispeech import LibriSpeech
 
 from asrkit import audio
 from asrkit.data.index import Index, cache_root, cached_index, scan_files
 from asrkit.data.synthetic import flac_bytes, write_librispeech
 from asrkit.interfaces import Utterance
+from asrkit_plugins.librispeech import LibriSpeech
 
 HOUR_AGO = time.time() - 3600
 TEXTS = {

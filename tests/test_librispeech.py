@@ -7,26 +7,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from asrkit_plugins.librispeech import LibriSpeech
 
 from asrkit.data.synthetic import write_librispeech
 from asrkit.errors import DataError
 from asrkit.recipe import component
 from asrkit.registry import load_registry
 from asrkit.testing import check_component
+from asrkit_plugins.librispeech import LibriSpeech
 
 TEXTS = {
     "103-1240-0000": "CHAPTER ONE MISSUS RACHEL LYNDE IS SURPRISED",
     "103-1240-0001": "THAT HAD ITS SOURCE AWAY BACK IN THE WOODS",
     "1034-121119-0000": "WELL I DON'T THINK SO",
 }
-
-
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ASRKIT_CACHE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
