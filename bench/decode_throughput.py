@@ -15,6 +15,8 @@ LM load) and the warm-up on a 5-frame batch (``warmup_s``: for pools, the
 one-off worker start-up). Neither counts in the throughput: decoders and
 their pools live for a whole run. Each setting's throughput is the fastest of
 ``--repeats`` runs, since other work on the machine only slows runs down.
+``machine.two_process_speedup_of_pure_python`` says how much a second process
+could help at all while the benchmark ran (about 1 on a saturated machine).
 
     .venv/bin/python bench/decode_throughput.py            # 32 × 10 s, beams 10/50/100, 1 and 2 processes
     .venv/bin/python bench/decode_throughput.py --quick    # CI-sized
@@ -27,6 +29,7 @@ import functools
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -160,6 +163,28 @@ def measure(
     }
 
 
+def _spin(iterations: int) -> int:
+    total = 0
+    for i in range(iterations):
+        total += i
+    return total
+
+
+def parallel_headroom(iterations: int = 5_000_000) -> float:
+    """Speed-up of two processes over one on the same pure-Python work: about 2 on an idle
+    2-core machine, about 1 when other jobs keep the cores busy (then no pool can help)."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [1, 1])
+        start = time.perf_counter()
+        _spin(iterations)
+        _spin(iterations)
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        pool.map(_spin, [iterations, iterations], chunksize=1)
+        parallel = time.perf_counter() - start
+    return round(serial / parallel, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 utterances of 3 s, beams 10 and 50")
@@ -182,6 +207,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "load_average_1min": round(os.getloadavg()[0], 2),
+            "two_process_speedup_of_pure_python": parallel_headroom(),
             "platform": platform.platform(),
         },
         "input": {"utterances": utterances, "seconds_each": seconds, "frames_each": frames, "classes": 29},
