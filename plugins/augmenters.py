@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from asrkit import hookimpl
 from asrkit_plugins.specaugment import SpecAugment
+from asrkit_plugins.speed_perturb import SpeedPerturb
 
 
 @hookimpl
 def asrkit_register_augmenters() -> list[type]:
-    return [SpecAugment]
+    return [SpecAugment, SpeedPerturb]

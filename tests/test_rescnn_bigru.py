@@ -1,4 +1,4 @@
-"""The ResCNN-BiGRU encoder, alone and inside the acoustic model."""
+"""The ResCNN-BiGRU encoder, alone and inside the acoustic model; the registration of these built-ins."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import pytest
 import torch
 
 from asrkit.model import AcousticModel
+from asrkit.registry import Registry
 from asrkit.testing import check_component
 from asrkit_plugins.log_mel import LogMel, LogMelConfig
+from asrkit_plugins.mfcc import Mfcc
 from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
 from asrkit_plugins.specaugment import SpecAugment, SpecAugmentConfig
+from asrkit_plugins.speed_perturb import SpeedPerturb
 
 SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channels=8)
 
@@ -18,6 +21,18 @@ SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channe
 def default_model() -> ResCNNBiGRU:
     torch.manual_seed(0)
     return ResCNNBiGRU(ResCNNBiGRUConfig(), input_dim=128, num_classes=29).eval()
+
+
+def test_the_builtin_plugins_register_these_components(asrkit_plugin_manager) -> None:
+    registry = Registry(asrkit_plugin_manager)
+    expected = {
+        ("features", "log_mel"): LogMel,
+        ("features", "mfcc"): Mfcc,
+        ("augmenters", "specaugment"): SpecAugment,
+        ("augmenters", "speed_perturb"): SpeedPerturb,
+        ("encoders", "rescnn_bigru"): ResCNNBiGRU,
+    }
+    assert {key: registry.get(*key).cls for key in expected} == expected
 
 
 def test_rescnn_bigru_passes_the_contract() -> None:
