@@ -29,13 +29,14 @@ def ctc_loss(
     lengths: torch.Tensor,
     targets: torch.Tensor | Sequence[Sequence[int]],
     target_lengths: torch.Tensor | None = None,
-    blank: int = 0,
+    *,
+    blank: int,
 ) -> CTCLoss:
     """CTC loss of ``(B, T', V)`` unnormalized ``logits`` with ``(B,)`` frame ``lengths``.
 
     ``targets`` is either a list of ``B`` label-id lists, or a padded ``(B, L)``
     integer tensor with its ``(B,)`` ``target_lengths``. Labels never include
-    ``blank``.
+    ``blank`` (the tokenizer's ``blank_id``; required, since tokenizers differ).
 
     The log-softmax and the loss run in float32 even under fp16/bf16 autocast
     (half precision underflows in the forward-backward sums). Infeasible

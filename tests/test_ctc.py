@@ -31,7 +31,9 @@ def test_loss_matches_pytorch_per_utterance_and_mean_reductions() -> None:
     flat, target_lengths = padded(targets)
     expected = F.ctc_loss(log_probs, flat, lengths, target_lengths, blank=BLANK, reduction="none")
     torch.testing.assert_close(loss.per_utterance, expected)
-    torch.testing.assert_close(loss.mean, F.ctc_loss(log_probs, flat, lengths, target_lengths, reduction="mean"))
+    torch.testing.assert_close(
+        loss.mean, F.ctc_loss(log_probs, flat, lengths, target_lengths, reduction="mean", blank=BLANK)
+    )
     torch.testing.assert_close(loss.mean, (expected / target_lengths).mean())
 
 
@@ -39,10 +41,11 @@ def test_list_and_padded_targets_give_the_same_loss() -> None:
     logits, lengths, targets = batch(1)
     flat, target_lengths = padded(targets)
     torch.testing.assert_close(
-        ctc_loss(logits, lengths, targets).per_utterance, ctc_loss(logits, lengths, flat, target_lengths).per_utterance
+        ctc_loss(logits, lengths, targets, blank=BLANK).per_utterance,
+        ctc_loss(logits, lengths, flat, target_lengths, blank=BLANK).per_utterance,
     )
     with pytest.raises(ValueError, match="target_lengths"):
-        ctc_loss(logits, lengths, flat)
+        ctc_loss(logits, lengths, flat, blank=BLANK)
 
 
 def test_blank_position_is_respected() -> None:
@@ -59,20 +62,20 @@ def test_blank_position_is_respected() -> None:
 def test_half_precision_logits_are_scored_in_float32() -> None:
     logits, lengths, targets = batch(3)
     half = logits.half()
-    loss = ctc_loss(half, lengths, targets)
+    loss = ctc_loss(half, lengths, targets, blank=BLANK)
     assert loss.per_utterance.dtype == torch.float32 and loss.mean.dtype == torch.float32
-    torch.testing.assert_close(loss.per_utterance, ctc_loss(half.float(), lengths, targets).per_utterance)
+    torch.testing.assert_close(loss.per_utterance, ctc_loss(half.float(), lengths, targets, blank=BLANK).per_utterance)
 
 
 def test_autocast_does_not_lower_the_loss_precision() -> None:
     logits, lengths, targets = batch(4)
     weight = torch.randn(6, 6, requires_grad=True)
-    reference = ctc_loss(logits @ weight, lengths, targets)
+    reference = ctc_loss(logits @ weight, lengths, targets, blank=BLANK)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         projected = logits @ weight  # a bfloat16 tensor under autocast
-        loss = ctc_loss(projected, lengths, targets)
+        loss = ctc_loss(projected, lengths, targets, blank=BLANK)
     assert projected.dtype == torch.bfloat16 and loss.mean.dtype == torch.float32
-    torch.testing.assert_close(loss.mean, ctc_loss(projected.float(), lengths, targets).mean)
+    torch.testing.assert_close(loss.mean, ctc_loss(projected.float(), lengths, targets, blank=BLANK).mean)
     torch.testing.assert_close(loss.mean, reference.mean, rtol=0.05, atol=0.05)
     loss.mean.backward()
     assert weight.grad is not None and torch.isfinite(weight.grad).all()
@@ -83,7 +86,7 @@ def test_infeasible_utterances_get_zero_loss_and_zero_gradient() -> None:
     logits.requires_grad_(True)
     lengths = torch.tensor([20, 3, 9])
     targets = [[1, 2, 3], [2, 2], [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]]  # 2 + 1 repeat fits in 3; 10 labels do not fit in 9
-    loss = ctc_loss(logits, lengths, targets)
+    loss = ctc_loss(logits, lengths, targets, blank=BLANK)
     assert loss.per_utterance[0] > 0 and loss.per_utterance[1] > 0 and loss.per_utterance[2] == 0
     loss.mean.backward()
     assert torch.isfinite(logits.grad).all()
@@ -92,7 +95,7 @@ def test_infeasible_utterances_get_zero_loss_and_zero_gradient() -> None:
 
 def test_empty_transcripts_are_scored_as_all_blank() -> None:
     logits, lengths, _ = batch(6)
-    loss = ctc_loss(logits, lengths, [[], [], []])
+    loss = ctc_loss(logits, lengths, [[], [], []], blank=BLANK)
     all_blank = -logits.log_softmax(-1)[:, :, BLANK]
     expected = torch.stack([all_blank[i, :n].sum() for i, n in enumerate(lengths.tolist())])
     torch.testing.assert_close(loss.per_utterance, expected)
@@ -113,7 +116,9 @@ def test_feasibility_predicts_a_finite_loss(seed: int) -> None:
     frames = (target_lengths + repeats + torch.randint(-2, 3, (64,), generator=generator)).clamp(min=1)
     logits = torch.randn(64, int(frames.max()), 3, generator=generator)
     flat, _ = padded([t or [1] for t in targets])
-    raw = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), flat, frames, target_lengths, reduction="none")
+    raw = F.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), flat, frames, target_lengths, reduction="none", blank=BLANK
+    )
     feasible = ctc_feasible(frames, target_lengths, repeats)
     assert feasible.dtype == torch.bool and 0 < int(feasible.sum()) < 64
     assert torch.equal(feasible, torch.isfinite(raw))
