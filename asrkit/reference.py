@@ -79,7 +79,7 @@ def train_markdown() -> str:
         f"{HEADER}# The `train` section\n\n"
         "Optimizer, schedule, batching and run settings, generated from "
         "`asrkit.train_config.TrainConfig`. Every key can be set in the recipe or "
-        "overridden on the command line, e.g. `train.optimizer.lr=1e-3`.\n\n"
+        "overridden on the command line, e.g. `train.optimizer.lr=1.0e-3`.\n\n"
         "| key | type | default | description |\n| --- | --- | --- | --- |\n"
         f"{rows}\n"
     )
@@ -135,7 +135,8 @@ def _member_row(cls: type, name: str, member: Any) -> str:
             code += f" -> {signature.return_annotation}"
         text = doc(member)
     required = "yes" if abstract or (member is None and name in ("name", "Config")) else ""
-    return f"| `{_md(code)}` | {required} | {_md(' '.join(text.split()))} |\n"
+    # A pipe inside a code span needs no escape (and would show its backslash).
+    return f"| `{code}` | {required} | {_md(' '.join(text.split()))} |\n"
 
 
 def _param(p: inspect.Parameter) -> str:
