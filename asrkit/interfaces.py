@@ -124,8 +124,8 @@ class FeatureExtractor(nn.Module, abc.ABC):
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, S)`` waveforms and ``(B,)`` sample counts → ``(B, T, D)`` features and ``(B,)`` frame counts."""
 
-    needs_fit: ClassVar[bool] = False
-    """True when :meth:`fit` must see training data before the first step."""
+    needs_fit: bool = False
+    """True when :meth:`fit` must see training data before the first step (may depend on the config)."""
 
     def fit(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Learn statistics from ``(waveforms (B, S), lengths (B,))`` batches of training audio."""
@@ -187,7 +187,7 @@ class Tokenizer(abc.ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
-    needs_fit: ClassVar[bool] = False
+    needs_fit: bool = False
 
     @property
     @abc.abstractmethod
