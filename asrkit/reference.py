@@ -100,13 +100,21 @@ def interfaces_markdown() -> str:
     parts = [HEADER, "# Interfaces\n\n", doc(interfaces) + "\n"]
     parts.append("\n## Data types\n")
     for cls in (interfaces.Utterance, interfaces.Word, interfaces.Hypothesis, interfaces.RunInfo):
-        fields = ", ".join(f"{f.name}: {f.type}" for f in dataclasses.fields(cls))
+        fields = ", ".join(_field(f) for f in dataclasses.fields(cls))
         parts.append(f"\n### `{cls.__name__}`\n\n```python\n{cls.__name__}({fields})\n```\n\n{doc(cls)}\n")
     for kind, cls in interfaces.INTERFACES.items():
         parts.append(f"\n## `{cls.__name__}` ({kind})\n\n{doc(cls)}\n\n")
         parts.append("| member | required | description |\n| --- | --- | --- |\n")
         parts.extend(_member_row(cls, name, member) for name, member in _members(cls))
     return "".join(parts)
+
+
+def _field(f: dataclasses.Field) -> str:
+    if f.default is not dataclasses.MISSING:
+        return f"{f.name}: {f.type} = {f.default!r}"
+    if f.default_factory is not dataclasses.MISSING:
+        return f"{f.name}: {f.type} = {f.default_factory()!r}"
+    return f"{f.name}: {f.type}"
 
 
 def _members(cls: type) -> Iterator[tuple[str, Any]]:
