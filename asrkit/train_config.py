@@ -27,6 +27,9 @@ class ScheduleConfig:
     div_factor: float = param(25.0, help="onecycle: initial lr = lr / div_factor")
     final_div_factor: float = param(1e4, help="onecycle: final lr = initial lr / final_div_factor")
     warmup_steps: int = param(0, help="warmup_cosine: linear warmup steps")
+    cycle_momentum: bool = param(
+        True, help="onecycle: cycle momentum (Adam's beta1, SGD's momentum) from 0.95 to 0.85 and back, as torch does"
+    )
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class BatchConfig:
     max_utterances: int | None = param(None, help="optional bound on utterances per batch")
     num_buckets: int = param(30, help="length buckets used to group similar durations")
     max_duration: float | None = param(None, help="skip training utterances longer than this (seconds)")
+    shuffle: bool = param(True, help="shuffle training batches each epoch; false: a fixed longest-first order")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class TrainConfig:
     grad_clip: float | None = param(1.0, help="clip the gradient norm to this value (null: no clipping)")
     accumulate_grad: int = param(1, help="batches per optimizer step")
     num_workers: int = param(2, help="DataLoader worker processes reading audio")
+    threads: int | None = param(
+        None, help="intra-op CPU threads of each training process (torch.set_num_threads); null: torch's default"
+    )
     log_every_steps: int = param(10, help="log training metrics every N optimizer steps")
     checkpoint_every_steps: int | None = param(None, help="also save 'last' every N optimizer steps")
     checkpoint_every_minutes: float | None = param(10.0, help="also save 'last' every N minutes")
