@@ -1,41 +1,47 @@
-"""``asrkit run``: validate a recipe, build every component, and train."""
+"""``asrkit run``: train, validate and test a recipe (also under torchrun, or with ``--nproc N``)."""
 
 from __future__ import annotations
 
-import time
+import os
+import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from asrkit.build import build, build_model
-from asrkit.recipe import dump_yaml, load_recipe
-from asrkit.registry import load_registry
-
-
-def default_run_dir(recipe_file: str) -> Path:
-    return Path("runs") / f"{Path(recipe_file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+from asrkit.engine.distributed import torchrun_command, world_from_env
+from asrkit.engine.session import RunOptions, default_run_dir
+from asrkit.engine.session import run as run_recipe
+from asrkit.errors import RecipeError
 
 
 @click.command()
 @click.argument("recipe_file", metavar="RECIPE", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1)
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<recipe>-<time>).")
-def run(recipe_file: str, overrides: tuple[str, ...], out: str | None) -> None:
-    """Train the model of RECIPE, with KEY=VALUE overrides (e.g. train.epochs=3)."""
-    console = Console(highlight=False)
-    registry = load_registry()
-    recipe = load_recipe(recipe_file, list(overrides), registry)
-    run_dir = Path(out) if out else default_run_dir(recipe_file)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recipe.yaml").write_text(dump_yaml(recipe.resolved()), encoding="utf-8")
-    datasets = [build(registry, spec) for spec in (*recipe.data.train, *recipe.data.valid, *recipe.data.test)]
-    tokenizer = build(registry, recipe.tokenizer)
-    model = build_model(registry, recipe, tokenizer)
-    decoder = build(registry, recipe.decoder, tokenizer=tokenizer)
-    decoder.close()
-    params = sum(p.numel() for p in model.parameters())
-    console.print(
-        f"built {len(datasets)} datasets, {recipe.tokenizer.name} tokenizer ({tokenizer.num_classes} classes), "
-        f"model with {params:,} parameters, {recipe.decoder.name} decoder; resolved recipe in {run_dir}"
-    )
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoints/last.pt.")
+@click.option("--quiet", is_flag=True, help="No progress bars: a line per epoch, for logs.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    help="Train on N local processes: re-runs this command under torchrun (DDP).",
+)
+def run(
+    recipe_file: str, overrides: tuple[str, ...], out: str | None, resume: bool, quiet: bool, nproc: int | None
+) -> None:
+    """Train the model of RECIPE, with KEY=VALUE overrides (e.g. train.epochs=3).
+
+    Writes the run directory: recipe.yaml, metrics.jsonl, checkpoints/last.pt
+    and best.pt, results.json and per-utterance hypotheses of each test set.
+    Under torchrun (``torchrun --nproc_per_node N -m asrkit run RECIPE``)
+    each process trains on its share of every batch plan.
+    """
+    if resume and out is None:
+        raise RecipeError("--resume needs --out RUN_DIR: the run directory to continue")
+    if nproc is not None and nproc > 1 and not world_from_env().distributed:
+        # The folder is named here, once: ranks started a second apart would disagree on a timestamp.
+        args = ["run", recipe_file, *overrides, "--out", str(out or default_run_dir(recipe_file))]
+        args += ["--resume"] * resume + ["--quiet"] * quiet
+        command = torchrun_command(nproc, args)
+        sys.stdout.flush()
+        os.execvp(command[0], command)
+    run_recipe(RunOptions(recipe_file, overrides, Path(out) if out else None, resume, quiet))
