@@ -40,12 +40,14 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from asrkit.cli import data, plugins, recipe, run
+    from asrkit.cli import data, evaluate, plugins, recipe, run, transcribe
 
     main.add_command(plugins.list_plugins)
     main.add_command(plugins.show)
     main.add_command(recipe.recipe)
     main.add_command(run.run)
+    main.add_command(evaluate.evaluate)
+    main.add_command(transcribe.transcribe)
     main.add_command(data.data)
 
 
