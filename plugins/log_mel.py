@@ -161,15 +161,23 @@ class LogMel(FeatureExtractor):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features before normalization ``(B, T, D)``, the valid-frame mask ``(B, T, 1)`` and frame counts."""
         frames = self.output_lengths(lengths)
-        longest = int(lengths.max())
+        if not (torch.jit.is_tracing() or torch.compiler.is_exporting()):
+            # Drop columns that are padding in every row; an exported graph cannot (the width is data-dependent).
+            waveforms = waveforms[:, : int(lengths.max())]
         # Features are float32 even under autocast: the log of half-precision energies is too coarse.
         with torch.autocast(device_type=waveforms.device.type, enabled=False):
-            waves = waveforms[:, :longest].float()
+            waves = waveforms.float()
             waves = waves.masked_fill(~valid_mask(lengths, waves.shape[1]), 0.0)
             energies = self.mel(waves).transpose(1, 2)  # (B, T, n_mels)
             features = self.project(torch.log(energies + self.config.log_floor))
         valid = valid_mask(frames, features.shape[1]).unsqueeze(-1)
         return features, valid, frames
+
+    def export_module(self) -> FeatureExtractor:
+        """The same features with a real-valued STFT, for ``asrkit export`` (see :mod:`asrkit.export`)."""
+        from asrkit_plugins.log_mel_export import exportable_log_mel
+
+        return exportable_log_mel(self)
 
     def project(self, log_mel: torch.Tensor) -> torch.Tensor:
         """``(B, T, n_mels)`` log mel energies → ``(B, T, D)`` features; a subclass may transform them."""

@@ -129,6 +129,12 @@ class ResCNNBiGRU(Encoder):
         logits, _ = pad_packed_sequence(packed, batch_first=True)
         return logits, out_lengths
 
+    def export_module(self) -> nn.Module:
+        """The same computation without packed sequences, for ``asrkit export`` (see :mod:`asrkit.export`)."""
+        from asrkit_plugins.rescnn_bigru_export import ExportableResCNNBiGRU
+
+        return ExportableResCNNBiGRU(self)
+
     def cnn(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``(B, T, D)`` features → ``(B, T', C·⌈D/2⌉)`` frames, channel-major, for the projection."""
         x = features.masked_fill(~valid_mask(lengths, features.shape[1]).unsqueeze(-1), 0.0).unsqueeze(1)
