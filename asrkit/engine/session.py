@@ -4,6 +4,9 @@ The run directory holds ``recipe.yaml`` (resolved), ``metrics.jsonl``,
 ``checkpoints/{last,best}.pt``, ``results.json`` and one
 ``<set>.<decoder>.hyp.jsonl`` per test set and decoder. Under torchrun every
 rank runs this same function; only rank 0 writes.
+
+A resumed run appends to ``metrics.jsonl``: the steps between the checkpoint
+and the interruption appear twice, the later lines being the resumed run's.
 """
 
 from __future__ import annotations

@@ -332,9 +332,7 @@ def validate(parts: TrainingParts) -> list[SetResult]:
 def save_best(parts: TrainingParts, state: TrainState) -> None:
     check_finite(parts, state)
     if parts.world.is_main:
-        payload = model_payload(parts.recipe, parts.model, parts.tokenizer)
-        payload["metrics"] = {"epoch": state.best_epoch, "step": state.step, "valid": state.best_valid}
-        save_atomic(payload, parts.checkpoint_dir / BEST)
+        save_atomic(_payload(parts, state), parts.checkpoint_dir / BEST)
 
 
 def save_last(parts: TrainingParts, state: TrainState) -> None:
@@ -344,8 +342,7 @@ def save_last(parts: TrainingParts, state: TrainState) -> None:
     parts.sampler.set_position(state.batches_done)
     states = all_gather_objects(rng.capture(parts.device))
     if parts.world.is_main:
-        payload = model_payload(parts.recipe, parts.model, parts.tokenizer)
-        payload["metrics"] = {"epoch": state.best_epoch, "step": state.step, "valid": state.best_valid}
+        payload = _payload(parts, state)
         payload["training"] = {
             "state": state.as_dict(),
             "optimizer": parts.optimizer.state_dict(),
@@ -357,6 +354,13 @@ def save_last(parts: TrainingParts, state: TrainState) -> None:
         }
         save_atomic(payload, parts.checkpoint_dir / LAST)
     parts.last_save = time.monotonic()
+
+
+def _payload(parts: TrainingParts, state: TrainState) -> dict[str, Any]:
+    """The model, recipe and tokenizer, with the validation results of the best epoch so far."""
+    payload = model_payload(parts.recipe, parts.model, parts.tokenizer)
+    payload["metrics"] = {"epoch": state.best_epoch, "step": state.step, "valid": state.best_valid}
+    return payload
 
 
 def check_finite(parts: TrainingParts, state: TrainState) -> None:
