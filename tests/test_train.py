@@ -95,7 +95,8 @@ def test_the_run_directory(trained: Path) -> None:
     training = last["training"]
     assert {"optimizer", "schedule", "scaler", "sampler", "rng", "state", "world_size"} <= training.keys()
     assert training["state"]["epoch"] == 20 and training["state"]["step"] == 80
-    assert best["metrics"]["epoch"] == last["training"]["state"]["best_epoch"]
+    assert best["metrics"]["best_epoch"] == last["training"]["state"]["best_epoch"] == best["step"] / 4
+    assert last["step"] == 80
 
 
 def test_evaluate_from_the_checkpoint_alone(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

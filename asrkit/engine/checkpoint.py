@@ -9,7 +9,8 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts:
 - ``tokenizer``: the tokenizer's ``state_dict`` (a fitted vocabulary);
 - ``training`` (``last.pt`` only): everything ``--resume`` needs, see
   :mod:`asrkit.engine.trainer`;
-- ``metrics``: the validation results the checkpoint was chosen on, if any.
+- ``step``, ``metrics`` (written by training): the optimizer step of the
+  checkpoint, and the best epoch with its validation results.
 
 Writing goes to a temporary file in the same folder, which is flushed and
 fsynced, renamed over the target with ``os.replace`` and followed by an fsync of

@@ -357,9 +357,10 @@ def save_last(parts: TrainingParts, state: TrainState) -> None:
 
 
 def _payload(parts: TrainingParts, state: TrainState) -> dict[str, Any]:
-    """The model, recipe and tokenizer, with the validation results of the best epoch so far."""
+    """The model, recipe and tokenizer at this step, with the validation results of the best epoch so far."""
     payload = model_payload(parts.recipe, parts.model, parts.tokenizer)
-    payload["metrics"] = {"epoch": state.best_epoch, "step": state.step, "valid": state.best_valid}
+    payload["step"] = state.step
+    payload["metrics"] = {"best_epoch": state.best_epoch, "valid": state.best_valid}
     return payload
 
 
