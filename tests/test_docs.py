@@ -3,12 +3,14 @@
 The generated reference pages and the hook coverage are checked in
 ``test_docs_reference.py``; here, the hand-written pages are held to the code:
 recipe snippets validate, the commands they show exist with the options they
-use, the files they name exist, and the plugin guide repeats what
-``asrkit list-plugins`` says about finding plugins.
+use, the files they name exist, the recipe errors they quote are the ones
+asrkit prints today, and the plugin guide repeats what ``asrkit list-plugins``
+says about finding plugins.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shlex
@@ -24,7 +26,8 @@ import yaml
 
 from asrkit.cli import main
 from asrkit.cli.plugins import FIND_MORE
-from asrkit.recipe import TOP_LEVEL_KEYS, parse_recipe
+from asrkit.errors import AsrkitError
+from asrkit.recipe import TOP_LEVEL_KEYS, load_recipe, parse_recipe
 from asrkit.registry import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,3 +172,42 @@ def test_files_named_in_the_docs_exist():
         if not (ROOT / path).exists()
     ]
     assert not missing
+
+
+BASE_RECIPE = "data:\n  train: [{name: librispeech, root: data/demo, subset: train}]\nencoder: {name: rescnn_bigru}\n"
+DOCUMENTED_ERRORS = [
+    # (recipe file name, its text, overrides): each must give a message the docs show verbatim.
+    ("typo.yaml", "encoder: {name: rescnn_bigur}\n", []),
+    ("param.yaml", "encoder: {name: rescnn_bigru, rnn_dims: 256}\n", []),
+    ("good.yaml", BASE_RECIPE, ["data.train.0.subst=x"]),
+    ("section.yaml", "encoder: {name: rescnn_bigru}\ntrian: {epochs: 3}\n", []),
+    ("good.yaml", BASE_RECIPE, ['train.epochs="3"']),
+    ("good.yaml", BASE_RECIPE, ["train.optimizer.lr=fast"]),
+    ("good.yaml", BASE_RECIPE, ["train.optimizer.lr=1e-3"]),
+    ("good.yaml", BASE_RECIPE, ["train.precision=fp8"]),
+    ("missing.yaml", "data:\n  train: [{name: manifest}]\nencoder: {name: rescnn_bigru}\n", []),
+    ("yamlerr.yaml", "encoder:\n  name: rescnn_bigru\n   rnn_dim: 256\n", []),
+    ("req.yaml", "requires: [asrkit-plugin-example>=0.1]\nencoder: {name: rescnn_bigru}\n", []),
+    ("evil.yaml", 'encoder: !!python/object/apply:os.system ["echo pwned"]\n', []),
+    ("good.yaml", BASE_RECIPE, ["encoder.name=my_pkg.MyEncoder"]),
+]
+
+
+@pytest.mark.parametrize(("filename", "text", "overrides"), DOCUMENTED_ERRORS)
+def test_documented_recipe_errors_are_current(filename, text, overrides, tmp_path, monkeypatch):
+    """The error messages the docs quote are what `asrkit recipe validate` prints today."""
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "asrkit-plugin-example":  # as on a machine without the example installed
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / filename).write_text(text)
+    with pytest.raises(AsrkitError) as caught:
+        load_recipe(filename, overrides, load_registry(autoload=False))
+    message = f"error: {caught.value}"
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "recipes.md", DOCS / "troubleshooting.md"))
+    assert message in docs or f"`{caught.value!s}`" in docs, f"the docs should show: {message}"
