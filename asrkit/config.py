@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import MISSING, dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 from asrkit.errors import RecipeError
+
+SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+"""``1e-3``: YAML 1.1 (PyYAML) reads it as a string, but it is plainly a float where one is expected."""
 
 
 def param(default: Any = MISSING, *, help: str = "", default_factory: Any = MISSING) -> Any:
@@ -188,6 +192,8 @@ def coerce(value: Any, tp: Any, path: str) -> Any:
         raise _type_error(path, tp, value)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and SCIENTIFIC.match(value):
             return float(value)
         raise _type_error(path, tp, value)
     if tp is str:

@@ -147,6 +147,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             elif isinstance(node, dict):
                 if isinstance(node.get(part), (dict, list)):
                     node = node[part]
+                elif isinstance(parts[i + 1], int):
+                    raise RecipeError(f"override '{text}': '{here}' is not a list in this recipe")
                 else:
                     node[part] = {}
                     node = node[part]

@@ -1,7 +1,7 @@
 """Decoding throughput of the built-in decoders on synthetic CTC output; prints JSON.
 
 The input imitates a character CTC model (29 classes: a-z, apostrophe, space,
-blank) on utterances of ``--seconds`` seconds, with 40 ms output frames (10 ms
+blank) on utterances of ``--seconds`` seconds, with 20 ms output frames (10 ms
 feature hop × 2 subsampling): every frame has a clear winner (the path of a
 random sentence), with 10% of the frames less sure. The sentences come from
 a random bigram "language" of pronounceable made-up words; the LM for
@@ -47,7 +47,7 @@ from asrkit_plugins.beam import BeamDecoder
 from asrkit_plugins.char_tokenizer import CharTokenizer
 from asrkit_plugins.greedy import GreedyDecoder
 
-FRAME_SECONDS = 0.04
+FRAME_SECONDS = 0.02
 DISCOUNT = 0.5
 
 

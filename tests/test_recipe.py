@@ -91,6 +91,13 @@ def test_mistyped_parameter_names_the_key_path(tmp_path, registry, override, mes
         load(tmp_path, MINIMAL, registry, override)
 
 
+def test_scientific_notation_is_a_float_where_a_float_is_expected(tmp_path, registry):
+    recipe = load(tmp_path, MINIMAL, registry, "train.optimizer.lr=1e-3", "train.checkpoint_every_minutes=5E+1")
+    assert recipe.train.optimizer.lr == 1e-3 and recipe.train.checkpoint_every_minutes == 50.0
+    with pytest.raises(RecipeError, match=r"^train\.epochs: expected int, got '1e3' \(str\)"):
+        load(tmp_path, MINIMAL, registry, "train.epochs=1e3")
+
+
 def test_unknown_section_and_data_key(tmp_path, registry):
     with pytest.raises(RecipeError, match=r"^trian: unknown recipe section; .*did you mean 'train'"):
         load(tmp_path, MINIMAL + "trian: {epochs: 1}\n", registry)
@@ -131,6 +138,8 @@ def test_bad_overrides(tmp_path, registry):
         load(tmp_path, MINIMAL, registry, "train.epochs")
     with pytest.raises(RecipeError, match="out of range"):
         load(tmp_path, MINIMAL, registry, "data.train.5=x")
+    with pytest.raises(RecipeError, match="'augmenters' is not a list in this recipe"):
+        load(tmp_path, MINIMAL, registry, "augmenters.0.time_masks=2")
     assert parse_override("a.b[2].c=[1, 2]") == (["a", "b", 2, "c"], [1, 2])
     assert apply_overrides({"a": {"b": 1}}, ["a.c=x"]) == {"a": {"b": 1, "c": "x"}}
 

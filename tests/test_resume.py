@@ -59,7 +59,7 @@ def losses(run_dir: Path) -> dict[int, float]:
     return by_step
 
 
-def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
+def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     straight = tmp_path / "straight"
     finish(asrkit(tmp_path, "--out", str(straight)))
 
@@ -84,6 +84,11 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path: Path) -
     for name, tensor in final[0]["model"].items():
         assert torch.equal(tensor, final[1]["model"][name]), name
     assert final[0]["metrics"] == final[1]["metrics"]
+
+    monkeypatch.chdir(ROOT)
+    longer = CliRunner().invoke(main, ["run", *RUN, "train.epochs=3", "--out", str(straight), "--resume"])
+    assert longer.exit_code == 1, longer.output
+    assert "--resume needs the interrupted run's train.epochs (2, not 3)" in longer.output
 
 
 def test_resume_needs_a_run_and_a_fresh_run_refuses_to_overwrite_one(

@@ -138,6 +138,8 @@ def _start_run_dir(
 ) -> dict[str, Any] | None:
     """Check the folder against ``--resume``, write the resolved recipe; returns the checkpoint to resume."""
     checkpoint = _checkpoint_to_resume(run_dir / "checkpoints", resume)
+    if checkpoint is not None:
+        _check_schedule_unchanged(checkpoint["recipe"]["train"], recipe.resolved()["train"])
     if world.is_main:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         resolved = recipe.resolved()
@@ -267,6 +269,21 @@ def _checkpoint_to_resume(checkpoint_dir: Path, resume: bool) -> dict | None:
     if "training" not in checkpoint:
         raise CheckpointError(f"{last} has no training state to resume from")
     return checkpoint
+
+
+SCHEDULE_KEYS = ("epochs", "schedule", "batch", "accumulate_grad", "seed")
+"""The ``train`` settings that fix the step plan; --resume cannot change them."""
+
+
+def _check_schedule_unchanged(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
+    """A resumed run must follow the interrupted run's step plan (the schedule is sized by it)."""
+    for key in SCHEDULE_KEYS:
+        if saved.get(key) != resolved.get(key):
+            raise CheckpointError(
+                f"--resume needs the interrupted run's train.{key} ({saved.get(key)!r}, not {resolved.get(key)!r}): "
+                "the learning-rate schedule and batch order were planned from it; "
+                "to train longer, start a new run instead"
+            )
 
 
 def _warn_recipe_changes(progress: Progress, saved: dict, resolved: dict) -> None:
