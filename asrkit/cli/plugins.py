@@ -6,6 +6,7 @@ import json
 
 import click
 import yaml
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -59,11 +60,14 @@ def list_plugins(kind: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     console = Console(highlight=False)
-    table = Table(title="asrkit components")
-    for column in ("Kind", "Name", "Plugin", "Package", "Version", "Description"):
-        table.add_column(column, overflow="fold")
-    for c in components:
-        table.add_row(c.kind, c.name, c.plugin, c.package, c.version, escape(c.description))
+    table = Table(title="asrkit components", box=box.SIMPLE_HEAD, show_edge=False)
+    rows = [(c.kind, c.name, c.plugin, c.package, c.version) for c in components]
+    for i, column in enumerate(("Kind", "Name", "Plugin", "Package", "Version")):
+        table.add_column(column, no_wrap=True, min_width=max([len(column), *(len(r[i]) for r in rows)]))
+    # Only the description wraps: names and versions stay whole in a narrow terminal.
+    table.add_column("Description", ratio=1, min_width=16)
+    for row, c in zip(rows, components, strict=True):
+        table.add_row(*row, escape(c.description))
     console.print(table)
     if registry.broken:
         broken = Table(title="Broken plugins", title_style="bold red")

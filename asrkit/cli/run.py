@@ -32,7 +32,7 @@ def run(
 
     Writes the run directory: recipe.yaml, metrics.jsonl, checkpoints/last.pt
     and best.pt, results.json and per-utterance hypotheses of each test set.
-    Under torchrun (``torchrun --nproc_per_node N -m asrkit run RECIPE``)
+    Under torchrun (torchrun --nproc_per_node N -m asrkit run RECIPE)
     each process trains on its share of every batch plan.
     """
     if resume and out is None:
