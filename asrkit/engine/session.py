@@ -271,13 +271,18 @@ def _checkpoint_to_resume(checkpoint_dir: Path, resume: bool) -> dict | None:
     return checkpoint
 
 
-SCHEDULE_KEYS = ("epochs", "schedule", "batch", "accumulate_grad", "seed")
+PLAN_KEYS = ("schedule", "batch", "accumulate_grad", "seed")
 """The ``train`` settings that fix the step plan; --resume cannot change them."""
 
 
 def _check_schedule_unchanged(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
-    """A resumed run must follow the interrupted run's step plan (the schedule is sized by it)."""
-    for key in SCHEDULE_KEYS:
+    """A resumed run must follow the interrupted run's step plan.
+
+    More epochs are fine with a constant learning rate; the other schedules are
+    sized from the total number of steps, so their epochs are fixed too.
+    """
+    keys = PLAN_KEYS if resolved["schedule"]["name"] == "constant" else ("epochs", *PLAN_KEYS)
+    for key in keys:
         if saved.get(key) != resolved.get(key):
             raise CheckpointError(
                 f"--resume needs the interrupted run's train.{key} ({saved.get(key)!r}, not {resolved.get(key)!r}): "
