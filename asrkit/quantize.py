@@ -6,7 +6,10 @@ convolutions, layer norms and the features stay float32. For rescnn_bigru the
 GRUs and linear layers are almost all of the compute, so this is where the
 time goes down (see ``bench/transcribe_rtf.py`` and ``bench/README.md`` for
 the measured speed and WER cost). Quantized GRUs accept packed sequences, so
-a padded batch still decodes exactly as each utterance alone.
+padding still never reaches a valid frame through the recurrence; but each
+activation scale is taken over the whole batch, so an utterance's outputs
+move slightly with the other utterances (and padding) of its batch, which a
+float model never does.
 
 It uses ``torch.ao.quantization.quantize_dynamic``, which torch 2.11 marks as
 deprecated in favour of torchao's ``quantize_``; torchao quantizes linear
