@@ -1,0 +1,53 @@
+"""The training-throughput and transcription-RTF benchmarks run end to end in --quick mode and report their figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "baseline" / "seed_tutorial.py"
+
+
+def run_bench(script: str, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_train_throughput_quick() -> None:
+    report = run_bench("train_throughput.py")
+    for key in ("audio_s_per_s", "utterances_per_s", "data_wait_fraction", "seconds_per_step", "padding_fraction"):
+        assert isinstance(report[key], float) and report[key] >= 0, key
+    assert report["audio_s_per_s"] > 0 and 0 <= report["data_wait_fraction"] < 1
+    assert report["steps"] == 2 and report["device"] == "cpu" and report["peak_gpu_memory_mb"] is None
+    assert report["precision"] == "fp32" and report["max_seconds"] == 6.0
+    assert report["torch"] and "cudnn" in report and report["parameters"] > 0
+    if REFERENCE.is_file():  # the tutorial's script, beside the repository
+        reference = report["reference"]
+        assert "error" not in reference, reference
+        assert reference["params"] == report["parameters"]  # the same model, built two ways
+        assert reference["ratio"] == pytest.approx(report["audio_s_per_s"] / reference["audio_s_per_s"], rel=0.01)
+
+
+@pytest.mark.slow
+def test_transcribe_rtf_quick(repo_root: Path) -> None:
+    data = f"{repo_root / 'tests' / 'fixtures' / 'librispeech'}:test-clean"
+    report = run_bench("transcribe_rtf.py", "--wer-data", data)
+    settings = report["settings"]
+    assert [(s["decoder"], s["quantize"]) for s in settings] == [("greedy", False), ("greedy", True), ("beam", False)]
+    for setting in settings:
+        assert "error" not in setting, setting
+        assert 0 < setting["rtf_best"] <= setting["rtf_median"]
+        assert setting["peak_rss_mb"] > 50 and setting["threads"] == 1
+    assert report["audio_seconds"] == pytest.approx(4.0)
+    cost = report["wer_cost"]
+    assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] > 0
+    assert cost["wer_increase"] == pytest.approx(cost["int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
