@@ -56,11 +56,7 @@ def test_autoload_off_and_allowlist_hide_it(example_site):
 
 def test_recipe_uses_the_plugin(example_site, tmp_path, repo_root):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(
-        (repo_root / "recipes" / "mini.yaml").read_text()
-        + "\n"
-        + "requires: [asrkit-plugin-example]\n"
-    )
+    recipe.write_text((repo_root / "recipes" / "mini.yaml").read_text() + "\n" + "requires: [asrkit-plugin-example]\n")
     result = run_with(
         example_site, "-m", "asrkit", "recipe", "validate", str(recipe),
         "augmenters=[{name: random_gain, min_db: -3.0}]",

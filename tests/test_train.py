@@ -145,6 +145,20 @@ def test_transcribe_from_the_checkpoint_alone(trained: Path, tmp_path: Path, mon
     assert all(0 <= w["start"] <= w["end"] <= first["duration"] + 0.05 for w in first["words"])
     assert missing["path"] == "missing.wav" and "missing.wav" in missing["error"]
 
+    quantized = invoke("transcribe", "model.pt", *files, "--quantize")
+    assert quantized.exit_code == 0, quantized.output
+    assert [line.split("\t")[0] for line in quantized.output.splitlines()] == files
+
+
+def test_evaluate_quantized(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(trained / "checkpoints" / "best.pt", tmp_path / "model.pt")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(
+        "evaluate", "model.pt", "--data", f"{CORPUS}:train-clean-100", "--quantize", "--quiet", "--out", "q"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "q" / "results.json").read_text())["test"][0]["utterances"] > 0
+
 
 def write_bigram_arpa(path: Path, words: list[str]) -> None:
     """A small ARPA language model over ``words`` (KenLM needs at least bigrams)."""

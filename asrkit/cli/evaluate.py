@@ -15,6 +15,7 @@ from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table
 from asrkit.engine.scoring import dataset_spec, score_checkpoint
 from asrkit.errors import RecipeError
+from asrkit.quantize import quantize_for_cpu
 from asrkit.registry import load_registry
 
 
@@ -34,6 +35,7 @@ from asrkit.registry import load_registry
     "--out", type=click.Path(file_okay=False), help="Result folder (default: evaluations/<checkpoint>-<time>)."
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quantize", is_flag=True, help="int8 GRU/Linear weights (CPU only): faster, may cost accuracy.")
 @click.option(
     "--num-workers", default=2, show_default=True, type=click.IntRange(min=0), help="Audio reading processes."
 )
@@ -45,6 +47,7 @@ def evaluate(
     decoder_options: tuple[str, ...],
     out: str | None,
     device: str,
+    quantize: bool,
     num_workers: int,
     quiet: bool,
 ) -> None:
@@ -58,7 +61,10 @@ def evaluate(
             --decoder beam --decoder-option beam_width=50
     """
     registry = load_registry()
-    loaded = load_model(checkpoint, registry, inference_device(device))
+    # int8 dynamic quantization runs on the CPU only, so --quantize picks it unless told otherwise.
+    loaded = load_model(checkpoint, registry, inference_device("cpu" if quantize and device == "auto" else device))
+    if quantize:
+        loaded.model = quantize_for_cpu(loaded.model)
     datasets = [dataset_spec(registry, text) for text in data] or list(loaded.recipe.data.test)
     if not datasets:
         raise RecipeError("the checkpoint's recipe has no test sets: give one or more --data")

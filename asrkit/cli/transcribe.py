@@ -12,6 +12,7 @@ from asrkit.cli import err_console, escape
 from asrkit.engine.checkpoint import load_model
 from asrkit.engine.inference import decoder_spec, inference_device
 from asrkit.engine.transcribe import transcribe as transcribe_files
+from asrkit.quantize import quantize_for_cpu
 from asrkit.registry import load_registry
 
 
@@ -33,6 +34,7 @@ from asrkit.registry import load_registry
     help="Longest piece decoded at once.",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quantize", is_flag=True, help="int8 GRU/Linear weights (CPU only): faster, may cost accuracy.")
 def transcribe(
     checkpoint: str,
     audio: tuple[str, ...],
@@ -43,6 +45,7 @@ def transcribe(
     batch_seconds: float,
     chunk_seconds: float,
     device: str,
+    quantize: bool,
 ) -> None:
     """Transcribe AUDIO files (WAV, FLAC, OGG, MP3) with the model in CHECKPOINT.
 
@@ -57,8 +60,11 @@ def transcribe(
     1, but every other file is still transcribed.
     """
     registry = load_registry()
-    target = inference_device(device)
+    # int8 dynamic quantization runs on the CPU only, so --quantize picks it unless told otherwise.
+    target = inference_device("cpu" if quantize and device == "auto" else device)
     loaded = load_model(checkpoint, registry, target)
+    if quantize:
+        loaded.model = quantize_for_cpu(loaded.model)
     spec = decoder_spec(registry, loaded.recipe.decoder, decoder, decoder_options)
     built = build(registry, spec, tokenizer=loaded.tokenizer)
     try:
