@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from asrkit import __version__
 from asrkit.errors import AsrkitError
@@ -25,12 +26,6 @@ class Group(click.Group):
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]")
             sys.exit(130)
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

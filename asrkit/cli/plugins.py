@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from asrkit.config import FieldInfo, describe
+from asrkit.config import FieldInfo, describe, did_you_mean
 from asrkit.errors import RecipeError
 from asrkit.interfaces import KINDS
 from asrkit.registry import ComponentInfo, load_registry
@@ -21,7 +21,8 @@ FIND_MORE = (
     "search PyPI for the keyword 'asrkit-plugin' or the classifier 'Framework :: asrkit'."
 )
 
-KIND_ALIASES = {kind.rstrip("s"): kind for kind in KINDS} | {"augmenter": "augmenters", "features": "features"}
+KIND_ALIASES = {kind.rstrip("s"): kind for kind in KINDS}
+"""Singular names: ``encoder`` for ``encoders``, ``feature`` for ``features``."""
 
 
 def normalize_kind(kind: str) -> str:
@@ -30,8 +31,6 @@ def normalize_kind(kind: str) -> str:
         return kind
     if kind in KIND_ALIASES:
         return KIND_ALIASES[kind]
-    from asrkit.config import did_you_mean
-
     raise RecipeError(f"unknown component kind '{kind}'; kinds: {', '.join(KINDS)}" + did_you_mean(kind, KINDS))
 
 
