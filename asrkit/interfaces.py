@@ -257,12 +257,20 @@ class Decoder(abc.ABC):
 
 @dataclass
 class RunInfo:
-    """What a logger is told about the run it logs."""
+    """What a logger is told about the run it logs.
+
+    ``run_dir`` is the run directory, ``recipe`` the resolved recipe. ``extra``
+    holds what the engine lends its loggers (``extra["console"]``: the rich
+    console to print on, so that lines land above the progress bars).
+    ``resumed`` is true when ``asrkit run --resume`` continues an interrupted
+    run in ``run_dir``.
+    """
 
     run_dir: Path
     recipe: dict[str, Any]
     is_main_process: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
 
 
 class Logger(abc.ABC):
@@ -271,6 +279,13 @@ class Logger(abc.ABC):
     Constructed as ``cls(config, run=RunInfo(...))``, only on the main process.
     ``log_hyperparams`` receives the resolved recipe once. Metrics are flat
     ``{name: number}`` dicts with the global optimizer step.
+
+    A run continued with ``--resume`` builds its loggers again with
+    ``run.resumed`` true: ``log_hyperparams`` is not called again, and the
+    steps between the last checkpoint and the interruption are logged again.
+    A logger that tracks a run elsewhere (an experiment tracker) should
+    continue the interrupted run's record, e.g. from an identifier it kept in
+    ``run.run_dir``.
     """
 
     name: ClassVar[str]

@@ -5,6 +5,12 @@ and ``offline`` is false; otherwise an offline experiment whose zip archive
 lands in ``offline_directory`` (default ``<run_dir>/comet``), to be sent later
 with ``comet upload <archive>``.
 
+Each experiment is given a key chosen here, kept in
+``<run_dir>/comet/experiment.json``; ``asrkit run --resume`` reads it back and
+logs the rest of the run to the same experiment, online or offline. A resumed
+offline run writes a second archive for the same experiment: upload both, in
+any order.
+
 comet_ml is imported only when this logger is built, so a missing comet_ml
 breaks nothing else. Comet's automatic logging is switched off: asrkit logs
 what matters explicitly, and the automatic parts either patch other libraries
@@ -15,10 +21,18 @@ comet.com).
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 from asrkit.config import param
 from asrkit.errors import PluginError
@@ -29,6 +43,12 @@ COMET_ENVIRONMENT = {
     "COMET_DISABLE_AUTO_LOGGING": "1",  # no import hooks patching torch and friends
     "COMET_ERROR_TRACKING_ENABLE": "false",  # no crash reports to Comet's Sentry
 }
+
+KEY_FILE = Path("comet") / "experiment.json"
+"""Where, in the run directory, the key of the run's experiment is kept for ``--resume``."""
+
+EXPERIMENT_KEY = re.compile(r"[A-Za-z0-9]{32,50}")
+"""What comet_ml accepts as an experiment key."""
 
 
 def flatten(tree: dict[str, Any] | list[Any], prefix: str = "") -> dict[str, Any]:
@@ -48,6 +68,43 @@ def flatten(tree: dict[str, Any] | list[Any], prefix: str = "") -> dict[str, Any
         else:
             flat[name] = value
     return flat
+
+
+def read_experiment_key(path: Path) -> str:
+    """The experiment key kept in ``path``; ``ValueError`` saying why there is none to use."""
+    try:
+        key = json.loads(path.read_text(encoding="utf-8"))["experiment_key"]
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is unreadable ({exc})") from None
+    if not isinstance(key, str) or not EXPERIMENT_KEY.fullmatch(key):
+        raise ValueError(f"{path} holds no Comet experiment key")
+    return key
+
+
+def write_experiment_key(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps({"experiment_key": key}) + "\n", encoding="utf-8")
+    os.replace(partial, path)  # atomic: a run killed here never leaves half a key for --resume
+
+
+@contextmanager
+def unseeded_random() -> Iterator[None]:
+    """Python's ``random`` seeded from the OS's entropy inside, and put back as it was after.
+
+    Outside ``create`` mode comet_ml names an offline archive ``<key>-<suffix>.zip``, the suffix
+    drawn from ``random``, which the run has seeded by the time its loggers are built: the same seed
+    would give a resumed run's archive the interrupted run's file name, and overwrite it. Putting
+    the state back leaves the run's own random sequence as if comet_ml had drawn nothing.
+    """
+    state = random.getstate()
+    random.seed()
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def import_comet() -> Any:
@@ -94,15 +151,39 @@ class CometLogger(Logger):
             auto_log_co2=False,
             display_summary_level=0,
         )
-        # mode="create": never continue another comet experiment running in this process.
-        self.experiment = comet_ml.start(
-            workspace=config.workspace,
-            project_name=config.project_name,
-            mode="create",
-            online=online,
-            experiment_config=experiment_config,
-        )
+        key_file = run.run_dir / KEY_FILE
+        key = (self._interrupted_run_key(key_file, run) if run.resumed else None) or uuid.uuid4().hex
+        write_experiment_key(key_file, key)
+        # get_or_create with our own key, new runs included: an offline archive records the mode, so
+        # a run's archive and its resumption's upload in either order (the first creates, the other
+        # appends), and a run started offline can resume online. With a key given, comet_ml never
+        # hands back another experiment still running in this process.
+        with unseeded_random():
+            self.experiment = comet_ml.start(
+                workspace=config.workspace,
+                project_name=config.project_name,
+                experiment_key=key,
+                mode="get_or_create",
+                online=online,
+                experiment_config=experiment_config,
+            )
         self._ended = False
+
+    @staticmethod
+    def _interrupted_run_key(key_file: Path, run: RunInfo) -> str | None:
+        """The interrupted run's experiment key; ``None``, with a warning line, when it was not kept."""
+        try:
+            return read_experiment_key(key_file)
+        except ValueError as reason:
+            console = run.extra.get("console") or Console(stderr=True, highlight=False)
+            console.print(
+                f"warning: comet: no experiment of the interrupted run to continue ({reason}); "
+                "logging to a new Comet experiment",
+                style="yellow",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return None
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         self.experiment.log_parameters(flatten(params))

@@ -1,9 +1,10 @@
-"""The built-in loggers: console lines, the metrics.jsonl file, and a real offline Comet archive."""
+"""The built-in loggers: console lines, the metrics.jsonl file, and real offline Comet archives (with --resume)."""
 
 from __future__ import annotations
 
 import io
 import json
+import random
 import socket
 import sys
 import zipfile
@@ -189,6 +190,10 @@ def test_comet_offline_archive_holds_recipe_metrics_and_assets(tmp_path: Path, c
     (upload,) = [m["payload"] for m in messages if m["type"] == "file_upload"]
     assert upload["additional_params"]["fileName"] == "dev-results.tsv"
     assert bundle.read(upload["file_path"]) == b"utt1\tthe cat\n"
+    # The key --resume continues is the archive's.
+    assert json.loads((run_dir / "comet" / "experiment.json").read_text()) == {
+        "experiment_key": experiment["offline_id"]
+    }
     assert comet_offline == [], "offline mode must not touch the network"
 
 
@@ -202,6 +207,158 @@ def test_comet_offline_flag_wins_over_an_api_key(
     logger.close()
     messages, _ = read_archive(tmp_path / "archives")
     assert any(m["type"] == "metric_msg" for m in messages)
+    assert comet_offline == []
+
+
+def read_archives(directory: Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each offline archive's experiment.json and its messages."""
+    archives = []
+    for archive in sorted(directory.glob("*.zip")):
+        bundle = zipfile.ZipFile(archive)
+        messages = [json.loads(line) for line in bundle.read("messages.json").decode().splitlines()]
+        archives.append((json.loads(bundle.read("experiment.json")), messages))
+    return archives
+
+
+def logged_metrics(messages: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """``{(name, step): value}`` of the metrics asrkit logged (not comet's own ``process duration``)."""
+    metrics = (m["payload"]["metric"] for m in messages if m["type"] == "metric_msg")
+    return {(m["metricName"], m["step"]): m["metricValue"] for m in metrics if m["metricName"] != "process duration"}
+
+
+def comet_run(run_dir: Path, resumed: bool, console: Console | None = None, **options: Any) -> CometLogger:
+    extra = {"console": console} if console is not None else {}
+    return CometLogger(CometLogger.Config(**options), run=RunInfo(run_dir, RECIPE, extra=extra, resumed=resumed))
+
+
+def test_comet_resume_continues_the_interrupted_runs_experiment(tmp_path: Path, comet_offline: list[Any]) -> None:
+    run_dir = tmp_path / "run"
+    random.seed(7)  # as the engine seeds before building loggers: the resumed run's archive must not overwrite
+    first = comet_run(run_dir, resumed=False)
+    first.log_hyperparams(RECIPE)
+    first.log_metrics({"train/loss": 2.0}, step=1, epoch=1)
+    first.close()
+    key = json.loads((run_dir / "comet" / "experiment.json").read_text())["experiment_key"]
+
+    out = io.StringIO()
+    random.seed(7)
+    resumed = comet_run(run_dir, resumed=True, console=Console(file=out, width=200, color_system=None))
+    assert random.random() == random.Random(7).random(), "the run's random sequence is left as it was"
+    resumed.log_metrics({"train/loss": 1.0}, step=2, epoch=1)
+    resumed.log_metrics({"valid/dev/wer": 0.5}, step=2, epoch=1)
+    resumed.close()
+
+    assert out.getvalue() == ""
+    assert resumed.experiment.get_key() == key
+    archives = read_archives(run_dir / "comet")
+    assert [experiment["offline_id"] for experiment, _ in archives] == [key, key]
+    # Both archives say "append if the experiment exists", so they upload in either order.
+    assert [experiment["resume_strategy"] for experiment, _ in archives] == ["get_or_create"] * 2
+    metrics = {}
+    for _, messages in archives:
+        metrics.update(logged_metrics(messages))
+    assert metrics == {("train/loss", 1): 2.0, ("train/loss", 2): 1.0, ("valid/dev/wer", 2): 0.5}
+    assert json.loads((run_dir / "comet" / "experiment.json").read_text()) == {"experiment_key": key}
+    assert comet_offline == []
+
+
+@pytest.mark.parametrize(
+    ("kept", "reason"),
+    [
+        (None, "does not exist"),
+        ("{not json", "is unreadable"),
+        ('{"experiment_key": "short"}', "holds no Comet experiment key"),
+    ],
+)
+def test_comet_resume_without_a_kept_key_starts_a_new_experiment_and_says_so(
+    tmp_path: Path, comet_offline: list[Any], kept: str | None, reason: str
+) -> None:
+    run_dir = tmp_path / "run"
+    key_file = run_dir / "comet" / "experiment.json"
+    if kept is not None:
+        key_file.parent.mkdir(parents=True)
+        key_file.write_text(kept)
+    out = io.StringIO()
+    logger = comet_run(run_dir, resumed=True, console=Console(file=out, width=300, color_system=None))
+    logger.log_metrics({"train/loss": 1.0}, step=5, epoch=1)
+    logger.close()
+
+    (line,) = out.getvalue().splitlines()
+    assert line.startswith(f"warning: comet: no experiment of the interrupted run to continue ({key_file} {reason}")
+    assert line.endswith("); logging to a new Comet experiment")
+    ((experiment, messages),) = read_archives(run_dir / "comet")
+    assert logged_metrics(messages) == {("train/loss", 5): 1.0}
+    # The new experiment's key is kept, for the next --resume.
+    assert json.loads(key_file.read_text()) == {"experiment_key": experiment["offline_id"]}
+    assert comet_offline == []
+
+
+def test_comet_resume_online_asks_comet_for_the_kept_experiment(
+    tmp_path: Path, comet_offline: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests have no network: the online request is recorded and stopped before comet_ml sends it."""
+    import comet_ml
+
+    run_dir = tmp_path / "run"
+    comet_run(run_dir, resumed=False).close()
+    key = json.loads((run_dir / "comet" / "experiment.json").read_text())["experiment_key"]
+
+    class Stop(Exception):
+        pass
+
+    requests: list[dict[str, Any]] = []
+
+    def record(**request: Any) -> Any:
+        requests.append(request)
+        raise Stop
+
+    monkeypatch.setenv("COMET_API_KEY", "not-a-real-key")
+    monkeypatch.setattr(comet_ml, "start", record)
+    with pytest.raises(Stop):
+        comet_run(run_dir, resumed=True)
+    (request,) = requests
+    assert (request["online"], request["mode"], request["experiment_key"]) == (True, "get_or_create", key)
+    assert comet_offline == []
+
+
+@pytest.mark.slow
+def test_asrkit_run_resume_logs_to_the_same_comet_experiment(tmp_path: Path, comet_offline: list[Any]) -> None:
+    """``asrkit run`` for one epoch, then ``--resume`` for a second: one experiment holds both."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    corpus = str(root / "tests" / "fixtures" / "librispeech")
+    run_dir = tmp_path / "run"
+    command = [
+        "run",
+        str(root / "tests" / "fixtures" / "tiny_recipe.yaml"),
+        f"data.train.0.root={corpus}",
+        f"data.valid.0.root={corpus}",
+        "data.test=[]",
+        "loggers=[{name: jsonl}, {name: comet}]",
+        "train.schedule.name=constant",  # so that --resume may add an epoch
+        "--out",
+        str(run_dir),
+        "--quiet",
+    ]
+    first = CliRunner().invoke(main, [*command, "train.epochs=1"])
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(main, [*command, "train.epochs=2", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "warning: comet" not in resumed.output
+
+    key = json.loads((run_dir / "comet" / "experiment.json").read_text())["experiment_key"]
+    archives = read_archives(run_dir / "comet")
+    assert [experiment["offline_id"] for experiment, _ in archives] == [key, key]
+    epochs = set()
+    for _, messages in archives:
+        epochs |= {m["payload"]["metric"]["epoch"] for m in messages if m["type"] == "metric_msg"}
+    assert {1, 2} <= epochs
+    logged = {(name, step) for _, messages in archives for name, step in logged_metrics(messages)}
+    in_jsonl = {(name, line["step"]) for line in read_jsonl(run_dir / "metrics.jsonl") for name in line}
+    assert logged == {pair for pair in in_jsonl if pair[0] not in ("step", "epoch", "time")}
     assert comet_offline == []
 
 

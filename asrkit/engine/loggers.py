@@ -43,14 +43,21 @@ class MetricsLog:
             logger.close()
 
 
-def open_loggers(registry: Registry, recipe: Recipe, run_dir: Path, console: Console, is_main: bool) -> MetricsLog:
-    """The recipe's loggers (plus the ``metrics.jsonl`` one), or none off the main process."""
+def open_loggers(
+    registry: Registry, recipe: Recipe, run_dir: Path, console: Console, is_main: bool, resumed: bool
+) -> MetricsLog:
+    """The recipe's loggers (plus the ``metrics.jsonl`` one), or none off the main process.
+
+    ``resumed``: the run continues an interrupted one (``--resume``); loggers see it as ``RunInfo.resumed``.
+    """
     if not is_main:
         return MetricsLog([])
     specs = list(recipe.loggers)
     if not any(spec.name == "jsonl" and getattr(spec.config, "filename", None) == METRICS_FILE for spec in specs):
         specs.append(component(registry, "loggers", {"name": "jsonl", "filename": METRICS_FILE}, "loggers"))
-    run = RunInfo(run_dir=run_dir, recipe=recipe.resolved(), is_main_process=True, extra={"console": console})
+    run = RunInfo(
+        run_dir=run_dir, recipe=recipe.resolved(), is_main_process=True, extra={"console": console}, resumed=resumed
+    )
     built: list[Logger] = []
     try:
         for spec in specs:

@@ -103,7 +103,7 @@ def _run(
     decoders = make_decoders(registry, recipe, tokenizer)
     log = MetricsLog([])
     try:
-        log = open_loggers(registry, recipe, run_dir, progress.console, world.is_main)
+        log = open_loggers(registry, recipe, run_dir, progress.console, world.is_main, resumed=checkpoint is not None)
         parts = _training_parts(
             recipe, corpus, tokenizer, model, decoders["greedy"], run_dir, device, world, log, progress
         )
