@@ -51,3 +51,17 @@ def test_transcribe_rtf_quick(repo_root: Path) -> None:
     cost = report["wer_cost"]
     assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] > 0
     assert cost["wer_increase"] == pytest.approx(cost["int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
+
+
+def test_encoder_speed_quick() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "encoder_speed.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    measured = {(line["lengths"], line["pass"], line["gru_input"]) for line in lines}
+    assert len(lines) == len(measured) == 8  # 2 batches × 2 passes × 2 GRU forms
+    assert all(line["wall_s"] > 0 and line["audio_seconds"] > 0 for line in lines)

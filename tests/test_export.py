@@ -17,8 +17,7 @@ from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
 from asrkit_plugins.log_mel import LogMel, LogMelConfig
 from asrkit_plugins.mfcc import Mfcc, MfccConfig
-from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
-from asrkit_plugins.rescnn_bigru_export import reverse_within_lengths
+from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig, reverse_within_lengths
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_recipe.yaml"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -115,3 +117,66 @@ def test_ctc_gradients_reach_every_parameter() -> None:
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all() and parameter.grad.abs().sum() > 0, (
             name
         )
+
+
+def ctc_step(
+    model: ResCNNBiGRU, x: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits and the CTC loss's gradient of every parameter, by name."""
+    model.zero_grad()
+    logits, out_lengths = model(x, lengths)
+    targets = torch.tensor([[1, 2, 3], [4, 1, 2], [3, 3, 1]])
+    loss = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), targets, out_lengths, torch.full((3,), 3), blank=0
+    )
+    loss.backward()
+    return logits.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def test_padded_training_gives_the_packed_outputs_and_gradients() -> None:
+    torch.manual_seed(5)
+    packed = ResCNNBiGRU(
+        dataclasses.replace(SMALL, dropout=0.0, train_rnn="packed"), input_dim=20, num_classes=6
+    ).train()
+    padded = ResCNNBiGRU(
+        dataclasses.replace(SMALL, dropout=0.0, train_rnn="padded"), input_dim=20, num_classes=6
+    ).train()
+    padded.load_state_dict(packed.state_dict())
+    x, lengths = torch.randn(3, 50, 20) * 3, torch.tensor([18, 50, 31])
+    want_logits, want_grads = ctc_step(packed, x, lengths)
+    got_logits, got_grads = ctc_step(padded, x, lengths)
+    torch.testing.assert_close(got_logits, want_logits, atol=1e-5, rtol=1e-5)  # padding included: 0 in both
+    for name, grad in want_grads.items():
+        torch.testing.assert_close(got_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_padded_training_gives_each_row_its_outputs_alone() -> None:
+    torch.manual_seed(6)
+    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0), input_dim=20, num_classes=6).train()
+    x, lengths = torch.randn(3, 50, 20), torch.tensor([18, 50, 31])
+    logits, out_lengths = model(x, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        alone, _ = model(x[row : row + 1, :n], lengths[row : row + 1])
+        m = out_lengths[row].item()
+        torch.testing.assert_close(logits[row, :m], alone[0, :m], atol=1e-5, rtol=1e-5)
+        assert not logits[row, m:].any()
+
+
+def test_the_padded_form_shares_the_gru_weights() -> None:
+    import copy
+
+    model = ResCNNBiGRU(SMALL, input_dim=20, num_classes=6)
+    assert not any("directions" in key for key in model.state_dict())  # each weight saved once, under .gru
+    with torch.no_grad():
+        model.rnns[0].gru.weight_hh_l0_reverse.fill_(0.5)
+    assert model.rnns[0].directions[1].weight_hh_l0 is model.rnns[0].gru.weight_hh_l0_reverse
+    twin = copy.deepcopy(model)  # what quantize_dynamic and EMA-style copies do
+    assert twin.rnns[0].directions[1].weight_hh_l0 is twin.rnns[0].gru.weight_hh_l0_reverse
+    assert twin.rnns[0].gru.weight_hh_l0_reverse is not model.rnns[0].gru.weight_hh_l0_reverse
+    double = model.double()  # in place: the shared parameters change dtype once, for both views
+    assert double.rnns[1].directions[0].weight_ih_l0.dtype == torch.float64
+
+
+def test_train_rnn_mode_is_checked() -> None:
+    with pytest.raises(ValueError, match="train_rnn must be one of packed, padded, got 'masked'"):
+        ResCNNBiGRUConfig(train_rnn="masked")
