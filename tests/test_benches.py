@@ -65,3 +65,19 @@ def test_encoder_speed_quick() -> None:
     measured = {(line["lengths"], line["pass"], line["gru_input"]) for line in lines}
     assert len(lines) == len(measured) == 8  # 2 batches × 2 passes × 2 GRU forms
     assert all(line["wall_s"] > 0 and line["audio_seconds"] > 0 for line in lines)
+
+
+@pytest.mark.slow
+def test_train_sweep_quick_prints_a_row_per_setting(tmp_path: Path) -> None:
+    out = tmp_path / "runs.jsonl"
+    command = [sys.executable, str(BENCH / "train_sweep.py"), "--quick", "--steps", "1", "--warmup", "1"]
+    command += ["--settings", "fp32", "fp16+padded", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| setting | precision | audio s/s")
+    assert [r.split(" | ")[0] for r in rows[2:]] == ["| fp32", "| fp16+padded"]  # after the header and its rule
+    reports = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["setting"] for r in reports] == ["fp32", "fp16+padded"]
+    assert all(r["audio_s_per_s"] > 0 and r["steps"] == 1 for r in reports)
+    assert "encoder.train_rnn=padded" in reports[1]["overrides"]
