@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,17 @@ def test_list_plugins_table_and_kind_filter():
     assert result.returncode == 0, result.stderr
     assert "rescnn_bigru" in result.stdout and "log_mel" not in result.stdout
     assert "asrkit-plugin" in result.stdout  # how to find more
+
+
+@pytest.mark.parametrize("columns", [80, 140])
+def test_list_plugins_table_fits_the_terminal(columns: int) -> None:
+    result = asrkit("list-plugins", env={**os.environ, "COLUMNS": str(columns)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns
+    header = next(line for line in lines if line.strip().startswith("Kind"))
+    assert ("Plugin" in header) == (columns >= 120)  # the entry point's name needs room; --json always has it
+    assert "rescnn_bigru" in result.stdout and "0.1.0" in result.stdout
 
 
 def test_list_plugins_unknown_kind_is_one_line():

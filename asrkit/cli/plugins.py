@@ -34,6 +34,10 @@ def normalize_kind(kind: str) -> str:
     raise RecipeError(f"unknown component kind '{kind}'; kinds: {', '.join(KINDS)}" + did_you_mean(kind, KINDS))
 
 
+WIDE_TABLE = 120
+"""Terminal columns from which ``list-plugins`` also shows each component's plugin (entry point) name."""
+
+
 @click.command("list-plugins")
 @click.option("--kind", "kind", help="Only components of this kind (e.g. encoders).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
@@ -60,8 +64,11 @@ def list_plugins(kind: str | None, as_json: bool) -> None:
         return
     console = Console(highlight=False)
     table = Table(title="asrkit components", box=box.SIMPLE_HEAD, show_edge=False)
-    rows = [(c.kind, c.name, c.plugin, c.package, c.version) for c in components]
-    for i, column in enumerate(("Kind", "Name", "Plugin", "Package", "Version")):
+    columns = {"Kind": "kind", "Name": "name", "Plugin": "plugin", "Package": "package", "Version": "version"}
+    if console.width < WIDE_TABLE:
+        del columns["Plugin"]  # the entry point's name matters when debugging a plugin; --json has it
+    rows = [[getattr(c, field) for field in columns.values()] for c in components]
+    for i, column in enumerate(columns):
         table.add_column(column, no_wrap=True, min_width=max([len(column), *(len(r[i]) for r in rows)]))
     # Only the description wraps: names and versions stay whole in a narrow terminal.
     table.add_column("Description", ratio=1, min_width=16)
