@@ -47,7 +47,7 @@ class TrainConfig:
     seed: int = param(7, help="seed for weights, shuffling and augmentation")
     device: str = param("auto", help="'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'")
     precision: Literal["fp32", "bf16", "fp16"] = param(
-        "fp32", help="autocast precision on CUDA; CPU always trains in fp32"
+        "fp32", help="autocast precision on CUDA (fp16 with a gradient scaler); the CPU trains in fp32, and says so"
     )
     optimizer: OptimizerConfig = param(default_factory=OptimizerConfig, help="optimizer settings")
     schedule: ScheduleConfig = param(default_factory=ScheduleConfig, help="learning-rate schedule")
@@ -61,5 +61,7 @@ class TrainConfig:
     log_every_steps: int = param(10, help="log training metrics every N optimizer steps")
     checkpoint_every_steps: int | None = param(None, help="also save 'last' every N optimizer steps")
     checkpoint_every_minutes: float | None = param(10.0, help="also save 'last' every N minutes")
-    max_nonfinite: int = param(20, help="stop after this many consecutive non-finite losses")
+    max_nonfinite: int = param(
+        20, help="stop after this many consecutive non-finite losses or skipped steps (inf/nan gradients)"
+    )
     compile: bool = param(False, help="torch.compile the convolutional front end and head (CUDA)")

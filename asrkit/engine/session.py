@@ -29,7 +29,7 @@ from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog, open_loggers
 from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps_per_epoch
-from asrkit.engine.precision import precision_for
+from asrkit.engine.precision import fallback_notice, precision_for
 from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
 from asrkit.engine.setup import (
@@ -116,6 +116,9 @@ def _run(
             state = TrainState()
             log.hyperparams(parts.recipe)
         _announce(progress, parts, recipe)
+        notice = fallback_notice(recipe.train.precision, parts.precision)
+        if notice is not None:
+            progress.warn(notice)
         state = fit(parts, state)
         tests = [EvalLoader(s.label, _eval_loader(s.entries, recipe, world, device)) for s in corpus.test]
         sections = {

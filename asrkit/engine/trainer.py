@@ -14,12 +14,14 @@ batch, on every rank:
    DDP averages gradients over ranks, so the gradient is that of the mean over
    all utterances of the step, the same as one process with the whole batch.
 
-At the end of a window: unscale (fp16), clip, check the gradient norm is
-finite, step the optimizer and the schedule. ``last.pt`` is saved every
-``checkpoint_every_steps`` steps or ``checkpoint_every_minutes`` minutes (rank
-0's clock decides, through the all-reduce), and at the end of each epoch after
-validation, when ``best.pt`` is also saved if the first validation set's WER
-improved.
+At the end of a window: unscale (fp16: clipping must see the true gradients),
+clip, step the optimizer and the schedule, unless the gradients are not
+finite: that step is skipped (by the gradient scaler in fp16, which also
+halves its scale) and counted with the non-finite batches. ``last.pt`` is
+saved every ``checkpoint_every_steps`` steps or ``checkpoint_every_minutes``
+minutes (rank 0's clock decides, through the all-reduce), and at the end of
+each epoch after validation, when ``best.pt`` is also saved if the first
+validation set's WER improved.
 
 Resuming restores the model, optimizer, schedule, scaler, sampler position,
 step counters and every rank's random state: on the CPU the resumed run
@@ -207,26 +209,33 @@ def batch_step(
 
 
 def optimizer_step(parts: TrainingParts, state: TrainState) -> tuple[float, float] | None:
-    """Clip and step; returns the gradient norm and the lr used, or None when the step was skipped."""
+    """Clip and step; returns the gradient norm and the lr used, or None when the step was skipped.
+
+    A step with inf/nan gradients is skipped and counted like a non-finite
+    batch, so ``max_nonfinite`` of them in a row stop the run in fp16 too. In
+    fp16 the first steps of a run usually include a few such skips: the
+    scaler starts high and halves its scale on each overflow until it fits.
+    """
     optimizer, scaler = parts.optimizer, parts.precision.scaler
     if scaler is not None:
         scaler.unscale_(optimizer)
     max_norm = parts.config.grad_clip if parts.config.grad_clip is not None else math.inf
     norm = float(torch.nn.utils.clip_grad_norm_(parts.model.parameters(), max_norm))
     if scaler is not None:
-        # The scaler skips steps with inf/nan gradients by itself and lowers its scale: normal in fp16.
+        # The scaler skips a step whose gradients hold inf/nan by itself, and lowers its scale.
         scale = scaler.get_scale()
         scaler.step(optimizer)
         scaler.update()
-        if scaler.get_scale() < scale:
-            return None
+        stepped = scaler.get_scale() >= scale
     else:
-        if not math.isfinite(norm):
-            state.nonfinite_total += 1
-            state.nonfinite_streak += 1
-            check_streak(parts, state)
-            return None
-        optimizer.step()
+        stepped = math.isfinite(norm)
+        if stepped:
+            optimizer.step()
+    if not stepped:
+        state.nonfinite_total += 1
+        state.nonfinite_streak += 1
+        check_streak(parts, state)
+        return None
     lr = current_lr(parts)
     parts.schedule.step()
     state.step += 1
