@@ -18,10 +18,10 @@ tutorial model, with padding kept out of every valid frame:
     outputs reversed back the same way. The forward direction reads a row's
     valid frames before its padding, so every valid output is the packed
     run's; the GRUs also run over the padding, which costs little when the
-    batches are bucketed by duration. On the CPU its training pass measured
-    about 10 % faster than packed (``bench/encoder_speed.py``); on a GPU it
-    makes two cuDNN calls a layer where packed makes one, so measure before
-    switching (``bench/train_throughput.py --set encoder.train_rnn=padded``).
+    batches are bucketed by duration. On the CPU neither form wins
+    consistently (``bench/encoder_speed.py``, ``bench/train_throughput.py``);
+    on a GPU padded makes two cuDNN calls a layer where packed makes one, so
+    measure before switching (``bench/train_sweep.py``).
 
   Evaluation always runs packed: without gradients it is as fast as padded or faster,
   and what quantization (int8 GRUs take packed sequences) expects. Export
