@@ -64,4 +64,7 @@ class TrainConfig:
     max_nonfinite: int = param(
         20, help="stop after this many consecutive non-finite losses or skipped steps (inf/nan gradients)"
     )
-    compile: bool = param(False, help="torch.compile the convolutional front end and head (CUDA)")
+    compile: bool = param(
+        False,
+        help="torch.compile the encoder on CUDA; its GRUs stay eager (dynamo leaves RNN modules out of its graphs)",
+    )
