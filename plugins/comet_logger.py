@@ -36,6 +36,7 @@ from rich.console import Console
 
 from asrkit.config import param
 from asrkit.errors import PluginError
+from asrkit.files import write_atomic
 from asrkit.interfaces import Logger, RunInfo
 
 # Read by comet_ml when it is first imported; setdefault keeps a user's own choice.
@@ -84,10 +85,7 @@ def read_experiment_key(path: Path) -> str:
 
 
 def write_experiment_key(path: Path, key: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"experiment_key": key}) + "\n", encoding="utf-8")
-    os.replace(partial, path)  # atomic: a run killed here never leaves half a key for --resume
+    write_atomic(path, json.dumps({"experiment_key": key}) + "\n")  # a killed run leaves no half key to resume
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import torch
 
 from asrkit.config import param
 from asrkit.errors import AsrkitError, CheckpointError
+from asrkit.files import write_atomic
 from asrkit.interfaces import Tokenizer
 from asrkit_plugins.char_tokenizer import DEFAULT_ALPHABET, TextNormalizer
 
@@ -69,10 +70,7 @@ class SentencePieceTokenizer(Tokenizer):
             self._load(path.read_bytes())
             return
         model = self._train(normalized)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(model)
-        os.replace(partial, path)  # atomic: a concurrent fit never reads half a model
+        write_atomic(path, model)  # a concurrent fit never reads half a model
         self._load(model)
 
     def _cache_key(self, normalized: list[str]) -> str:

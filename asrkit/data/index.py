@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from typing import Any
 
 from asrkit import audio
 from asrkit.errors import AudioError
+from asrkit.files import write_atomic
 from asrkit.interfaces import Utterance
 
 __all__ = ["Index", "cache_root", "cached_index", "scan_files"]
@@ -210,20 +210,7 @@ def _write(
         "problems": [list(problem) for problem in index.problems],
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     except OSError as exc:
         # A read-only home must not stop training; it only costs a rescan next time.
         logger.warning("cannot write the index cache %s: %s", path, exc)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so concurrent readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
