@@ -20,7 +20,7 @@ and the seconds per output frame.
 A component that ``torch.jit.trace`` or ``torch.export`` cannot capture as it
 is (data-dependent shapes, packed sequences) provides ``export_module()``,
 returning a module with the same ``forward`` contract and the same outputs on
-every valid frame; rescnn_bigru does (see :mod:`asrkit_plugins.rescnn_bigru_export`).
+every valid frame; rescnn_bigru does (see :mod:`asrkit_plugins.encoders.rescnn_bigru_export`).
 Every export is checked before it is kept: the exported file is loaded and
 run on two rows of different lengths, and must give the PyTorch model's
 log-probabilities on every valid frame.

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from asrkit.data.batches import UtteranceDataset, collate_batch
 from asrkit.data.sampler import DurationBatchSampler
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 SAMPLE_RATE = 16000
 

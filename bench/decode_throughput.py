@@ -43,9 +43,9 @@ import jiwer
 import torch
 
 from asrkit.interfaces import Decoder
-from asrkit_plugins.beam import BeamDecoder
-from asrkit_plugins.char_tokenizer import CharTokenizer
-from asrkit_plugins.greedy import GreedyDecoder
+from asrkit_plugins.decoders.beam import BeamDecoder
+from asrkit_plugins.decoders.greedy import GreedyDecoder
+from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
 
 FRAME_SECONDS = 0.02
 DISCOUNT = 0.5

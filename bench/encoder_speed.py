@@ -31,8 +31,8 @@ from collections.abc import Callable
 
 import torch
 
-from asrkit_plugins.padding import valid_mask
-from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
+from asrkit.padding import valid_mask
+from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
 
 FRAMES_PER_SECOND = 100  # log_mel's 10 ms hop
 QUICK = ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=1, rnn_dim=32, cnn_channels=4)

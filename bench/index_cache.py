@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from asrkit.data.synthetic import write_librispeech
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 TRAIN_CLEAN_100_FILES = 28_539
 PER_CHAPTER = 49  # train-clean-100: 28,539 utterances in 585 chapters

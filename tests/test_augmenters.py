@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from asrkit.testing import check_component
-from asrkit_plugins.specaugment import SpecAugment, SpecAugmentConfig
-from asrkit_plugins.speed_perturb import SpeedPerturb, SpeedPerturbConfig
+from asrkit_plugins.augmenters.specaugment import SpecAugment, SpecAugmentConfig
+from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb, SpeedPerturbConfig
 
 PAD = 123.0
 

@@ -21,7 +21,7 @@ from asrkit.data.batches import (
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
 DEMO = Path(__file__).parent.parent / "data" / "demo"

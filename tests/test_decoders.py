@@ -12,10 +12,10 @@ import torch
 from asrkit.errors import PluginError, RecipeError
 from asrkit.interfaces import Hypothesis, Tokenizer
 from asrkit.testing import check_component
-from asrkit_plugins.beam import BeamDecoder
-from asrkit_plugins.char_tokenizer import CharTokenizer
-from asrkit_plugins.greedy import GreedyDecoder
-from asrkit_plugins.sentencepiece_tokenizer import SentencePieceTokenizer
+from asrkit_plugins.decoders.beam import BeamDecoder
+from asrkit_plugins.decoders.greedy import GreedyDecoder
+from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
+from asrkit_plugins.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 
 FRAME = 0.04
 

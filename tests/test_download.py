@@ -18,7 +18,7 @@ from asrkit.data import download
 from asrkit.data.download import MARKER, Checksum
 from asrkit.data.synthetic import write_librispeech
 from asrkit.errors import DataError
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 TEXTS = {"84-121123-0000": "GO DO YOU HEAR", "84-121123-0001": "BUT IN LESS THAN FIVE MINUTES"}
 

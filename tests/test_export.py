@@ -15,9 +15,9 @@ from asrkit.engine.checkpoint import load_model, model_payload, save_atomic
 from asrkit.export import TOLERANCE, ExportError, check_export, export_checkpoint, run_exported
 from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
-from asrkit_plugins.log_mel import LogMel, LogMelConfig
-from asrkit_plugins.mfcc import Mfcc, MfccConfig
-from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig, reverse_within_lengths
+from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig, reverse_within_lengths
+from asrkit_plugins.features.log_mel import LogMel, LogMelConfig
+from asrkit_plugins.features.mfcc import Mfcc, MfccConfig
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_recipe.yaml"
 

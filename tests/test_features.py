@@ -11,8 +11,8 @@ import torchaudio
 from asrkit.config import build_config
 from asrkit.errors import RecipeError
 from asrkit.testing import check_component
-from asrkit_plugins.log_mel import LogMel, LogMelConfig, empty_filters
-from asrkit_plugins.mfcc import Mfcc
+from asrkit_plugins.features.log_mel import LogMel, LogMelConfig, empty_filters
+from asrkit_plugins.features.mfcc import Mfcc
 
 RATE = 16000
 

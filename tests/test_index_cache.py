@@ -13,7 +13,7 @@ from asrkit import audio
 from asrkit.data.index import Index, cache_root, cached_index, scan_files
 from asrkit.data.synthetic import flac_bytes, write_librispeech
 from asrkit.interfaces import Utterance
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 HOUR_AGO = time.time() - 3600
 TEXTS = {

@@ -13,7 +13,7 @@ from asrkit.errors import DataError
 from asrkit.recipe import component
 from asrkit.registry import load_registry
 from asrkit.testing import check_component
-from asrkit_plugins.librispeech import LibriSpeech
+from asrkit_plugins.datasets.librispeech import LibriSpeech
 
 TEXTS = {
     "103-1240-0000": "CHAPTER ONE MISSUS RACHEL LYNDE IS SURPRISED",

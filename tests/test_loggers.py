@@ -17,9 +17,9 @@ from rich.console import Console
 from asrkit.errors import PluginError
 from asrkit.interfaces import RunInfo
 from asrkit.testing import check_component
-from asrkit_plugins.comet_logger import CometLogger, flatten
-from asrkit_plugins.console_logger import ConsoleLogger, format_value
-from asrkit_plugins.jsonl_logger import JsonlLogger
+from asrkit_plugins.loggers.comet_logger import CometLogger, flatten
+from asrkit_plugins.loggers.console_logger import ConsoleLogger, format_value
+from asrkit_plugins.loggers.jsonl_logger import JsonlLogger
 
 RECIPE = {
     "encoder": {"name": "rescnn_bigru", "hidden": 256},

@@ -13,7 +13,7 @@ from asrkit.data.synthetic import flac_bytes
 from asrkit.errors import DataError
 from asrkit.interfaces import Utterance
 from asrkit.testing import check_component
-from asrkit_plugins.manifest import Manifest
+from asrkit_plugins.datasets.manifest import Manifest
 
 
 def write_lines(path: Path, *records: object) -> Path:

@@ -10,11 +10,11 @@ import torch
 from asrkit.model import AcousticModel
 from asrkit.registry import Registry
 from asrkit.testing import check_component
-from asrkit_plugins.log_mel import LogMel, LogMelConfig
-from asrkit_plugins.mfcc import Mfcc
-from asrkit_plugins.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
-from asrkit_plugins.specaugment import SpecAugment, SpecAugmentConfig
-from asrkit_plugins.speed_perturb import SpeedPerturb
+from asrkit_plugins.augmenters.specaugment import SpecAugment, SpecAugmentConfig
+from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb
+from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
+from asrkit_plugins.features.log_mel import LogMel, LogMelConfig
+from asrkit_plugins.features.mfcc import Mfcc
 
 SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channels=8)
 

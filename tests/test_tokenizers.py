@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from asrkit.errors import AsrkitError, CheckpointError, RecipeError
 from asrkit.testing import check_component
-from asrkit_plugins.char_tokenizer import CharTokenizer
-from asrkit_plugins.sentencepiece_tokenizer import SentencePieceTokenizer
+from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
+from asrkit_plugins.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 
 SENTENCES = [
     "the cat sat on the mat",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.char_tokenizer import CharTokenizer
-from asrkit_plugins.sentencepiece_tokenizer import SentencePieceTokenizer
+from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
+from asrkit_plugins.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""An export form of :class:`~asrkit_plugins.rescnn_bigru.ResCNNBiGRU`: the same outputs, without packing.
+"""An export form of :class:`~asrkit_plugins.encoders.rescnn_bigru.ResCNNBiGRU`: the same outputs, without packing.
 
 ``pack_padded_sequence`` does not survive ``torch.jit.trace`` (the batch sizes
 become constants) nor ``torch.export`` (they are data-dependent), so the

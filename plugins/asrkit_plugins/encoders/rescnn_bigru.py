@@ -39,7 +39,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from asrkit.config import param
 from asrkit.interfaces import Encoder
-from asrkit_plugins.padding import valid_mask
+from asrkit.padding import valid_mask
 
 TRAIN_RNN_MODES = ("packed", "padded")
 
@@ -202,7 +202,7 @@ class ResCNNBiGRU(Encoder):
 
     def export_module(self) -> nn.Module:
         """The same computation without packed sequences, for ``asrkit export`` (see :mod:`asrkit.export`)."""
-        from asrkit_plugins.rescnn_bigru_export import ExportableResCNNBiGRU
+        from asrkit_plugins.encoders.rescnn_bigru_export import ExportableResCNNBiGRU
 
         return ExportableResCNNBiGRU(self)
 

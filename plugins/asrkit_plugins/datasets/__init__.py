@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.librispeech import LibriSpeech
-from asrkit_plugins.manifest import Manifest
+from asrkit_plugins.datasets.librispeech import LibriSpeech
+from asrkit_plugins.datasets.manifest import Manifest
 
 
 @hookimpl

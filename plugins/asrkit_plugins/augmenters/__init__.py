@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.specaugment import SpecAugment
-from asrkit_plugins.speed_perturb import SpeedPerturb
+from asrkit_plugins.augmenters.specaugment import SpecAugment
+from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.rescnn_bigru import ResCNNBiGRU
+from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU
 
 
 @hookimpl

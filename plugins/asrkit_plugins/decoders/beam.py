@@ -18,8 +18,8 @@ import torch
 from asrkit.config import param
 from asrkit.errors import PluginError, RecipeError
 from asrkit.interfaces import Decoder, Hypothesis, Tokenizer
-from asrkit_plugins import beam_search
-from asrkit_plugins.ctc_words import timed_words
+from asrkit_plugins.decoders import beam_search
+from asrkit_plugins.decoders.ctc_words import timed_words
 
 
 class BeamDecoder(Decoder):
@@ -143,7 +143,7 @@ def _main_script_hidden() -> Iterator[None]:
 
     multiprocessing re-imports it in every spawned child so that functions
     defined there can be unpickled; the workers only run functions of
-    :mod:`asrkit_plugins.beam_search`, so they do not need it. A child whose
+    :mod:`asrkit_plugins.decoders.beam_search`, so they do not need it. A child whose
     parent main has neither ``__spec__`` nor ``__file__`` leaves main alone.
     """
     main = sys.modules["__main__"]

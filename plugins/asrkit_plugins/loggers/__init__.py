@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.comet_logger import CometLogger
-from asrkit_plugins.console_logger import ConsoleLogger
-from asrkit_plugins.jsonl_logger import JsonlLogger
+from asrkit_plugins.loggers.comet_logger import CometLogger
+from asrkit_plugins.loggers.console_logger import ConsoleLogger
+from asrkit_plugins.loggers.jsonl_logger import JsonlLogger
 
 
 @hookimpl

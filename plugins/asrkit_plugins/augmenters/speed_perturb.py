@@ -23,7 +23,7 @@ import torchaudio
 
 from asrkit.config import param
 from asrkit.interfaces import Augmenter
-from asrkit_plugins.padding import valid_mask
+from asrkit.padding import valid_mask
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Mel-frequency cepstral coefficients (``mfcc``): the DCT of ``log_mel``'s log energies.
 
-Everything but the final projection is :class:`asrkit_plugins.log_mel.LogMel`:
+Everything but the final projection is :class:`asrkit_plugins.features.log_mel.LogMel`:
 the same masking, float32 computation and normalization, applied to the
 coefficients. torchaudio's ``MFCC`` transform is not used because its decibel
 scaling clamps against the maximum of the whole batch, which would make one
@@ -16,7 +16,7 @@ import torch
 import torchaudio
 
 from asrkit.config import param
-from asrkit_plugins.log_mel import LogMel, LogMelConfig
+from asrkit_plugins.features.log_mel import LogMel, LogMelConfig
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
-from asrkit_plugins.log_mel import LogMel
-from asrkit_plugins.mfcc import Mfcc
+from asrkit_plugins.features.log_mel import LogMel
+from asrkit_plugins.features.mfcc import Mfcc
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""An export form of :class:`~asrkit_plugins.log_mel.LogMel` (and its subclasses): the STFT as a convolution.
+"""An export form of :class:`~asrkit_plugins.features.log_mel.LogMel` (and its subclasses): the STFT as a convolution.
 
 The ONNX exporter cannot carry the complex STFT that torchaudio's
 ``MelSpectrogram`` computes. :class:`ConvMelSpectrogram` computes the same

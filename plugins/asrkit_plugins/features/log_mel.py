@@ -31,7 +31,7 @@ import torchaudio
 from asrkit.config import param
 from asrkit.errors import DataError, RecipeError
 from asrkit.interfaces import FeatureExtractor
-from asrkit_plugins.padding import valid_mask
+from asrkit.padding import valid_mask
 
 VARIANCE_FLOOR = 1e-5
 """Added to variances before dividing, so constant bins (digital silence) stay finite."""
@@ -175,7 +175,7 @@ class LogMel(FeatureExtractor):
 
     def export_module(self) -> FeatureExtractor:
         """The same features with a real-valued STFT, for ``asrkit export`` (see :mod:`asrkit.export`)."""
-        from asrkit_plugins.log_mel_export import exportable_log_mel
+        from asrkit_plugins.features.log_mel_export import exportable_log_mel
 
         return exportable_log_mel(self)
 

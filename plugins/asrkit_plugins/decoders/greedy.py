@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from asrkit.interfaces import Decoder, Hypothesis, Tokenizer
-from asrkit_plugins.ctc_words import timed_words, word_spans
+from asrkit_plugins.decoders.ctc_words import timed_words, word_spans
 
 
 @dataclass(frozen=True)
