@@ -178,5 +178,21 @@ def test_the_padded_form_shares_the_gru_weights() -> None:
 
 
 def test_train_rnn_mode_is_checked() -> None:
-    with pytest.raises(ValueError, match="train_rnn must be one of packed, padded, got 'masked'"):
+    with pytest.raises(ValueError, match="train_rnn must be one of auto, packed, padded, got 'masked'"):
         ResCNNBiGRUConfig(train_rnn="masked")
+
+
+def test_train_rnn_auto_trains_padded_on_the_cpu_and_packed_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ResCNNBiGRU(SMALL, input_dim=20, num_classes=6).train()
+    assert model.config.train_rnn == "auto"  # the default
+    assert model.trains_padded(torch.device("cpu")) and not model.trains_padded(torch.device("cuda", 0))
+    fixed = {m: ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn=m), 20, 6) for m in ("packed", "padded")}
+    assert not fixed["packed"].trains_padded(torch.device("cpu"))
+    assert fixed["padded"].trains_padded(torch.device("cuda", 0))
+    calls = []
+    monkeypatch.setattr(model, "forward_padded", lambda f, n: calls.append(f.shape) or (f, n))
+    model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
+    assert calls == [torch.Size([2, 9, 20])]  # training on the CPU took the padded form
+    model.eval()
+    logits, _ = model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
+    assert len(calls) == 1 and logits.shape == (2, 5, 6)  # evaluation runs packed

@@ -18,10 +18,13 @@ tutorial model, with padding kept out of every valid frame:
     outputs reversed back the same way. The forward direction reads a row's
     valid frames before its padding, so every valid output is the packed
     run's; the GRUs also run over the padding, which costs little when the
-    batches are bucketed by duration. On the CPU neither form wins
-    consistently (``bench/encoder_speed.py``, ``bench/train_throughput.py``);
-    on a GPU padded makes two cuDNN calls a layer where packed makes one, so
-    measure before switching (``bench/train_sweep.py``).
+    batches are bucketed by duration.
+  - ``auto`` (the default): padded on the CPU, where the packed GRUs'
+    backward pass zero-fills a whole-input gradient per time step and
+    interleaved runs measured padded training several times faster
+    (``docs/benchmarks.md``); packed on CUDA, where cuDNN runs packed
+    sequences natively and padded makes two cuDNN calls a layer instead of
+    one, until ``bench/train_sweep.py`` on a GPU says otherwise.
 
   Evaluation always runs packed: without gradients it is as fast as padded or faster,
   and what quantization (int8 GRUs take packed sequences) expects. Export
@@ -41,7 +44,7 @@ from asrkit.config import param
 from asrkit.interfaces import Encoder
 from asrkit.padding import valid_mask
 
-TRAIN_RNN_MODES = ("packed", "padded")
+TRAIN_RNN_MODES = ("auto", "packed", "padded")
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ class ResCNNBiGRUConfig:
     cnn_channels: int = param(32, help="channels of every convolution")
     dropout: float = param(0.1, help="dropout probability after each CNN, GRU and classifier activation")
     train_rnn: str = param(
-        "packed",
-        help="how the GRUs keep padding out of valid frames in training: 'packed' (packed sequences) or 'padded' "
-        "(each direction on the padded batch, the backward one reversed within each row's length); both give "
-        "the same valid outputs, and evaluation always runs packed",
+        "auto",
+        help="how the GRUs keep padding out of valid frames in training: 'packed' (packed sequences), 'padded' "
+        "(each direction on the padded batch, the backward one reversed within each row's length) or 'auto' "
+        "(padded on the CPU, packed on CUDA: the faster one measured per device); all give the same valid "
+        "outputs, and evaluation always runs packed",
     )
 
     def __post_init__(self) -> None:
@@ -179,7 +183,7 @@ class ResCNNBiGRU(Encoder):
 
         Logits past a row's ``T'`` are 0.
         """
-        if self.training and self.config.train_rnn == "padded":
+        if self.training and self.trains_padded(features.device):
             return self.forward_padded(features, lengths)
         x = self.cnn(features, lengths)
         out_lengths = self.output_lengths(lengths)
@@ -190,6 +194,12 @@ class ResCNNBiGRU(Encoder):
         packed = packed._replace(data=self.classifier(packed.data))
         logits, _ = pad_packed_sequence(packed, batch_first=True)
         return logits, out_lengths
+
+    def trains_padded(self, device: torch.device) -> bool:
+        """Whether training on ``device`` runs the GRUs on the padded tensor (``train_rnn``, ``auto`` resolved)."""
+        if self.config.train_rnn == "auto":
+            return device.type != "cuda"
+        return self.config.train_rnn == "padded"
 
     def forward_padded(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` with the GRUs on the padded tensor (see the module docstring): same contract."""
