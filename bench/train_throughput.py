@@ -15,11 +15,10 @@ The first ``--warmup`` steps are not counted (allocator, kernels, compile).
 ``data_wait_fraction`` is the time spent waiting on the loader over the step
 time; ``peak_gpu_memory_mb`` is null on the CPU.
 
-With ``--reference`` (default: ``../shared/baseline/seed_tutorial.py`` from the
-repository, when present) the tutorial's script trains one epoch on the same
-utterances (``--limit``), with the encoder's sizes and a batch size equal to
-our mean batch, in the same invocation; ``reference.ratio`` is our audio
-seconds per second over its. Its figure includes its first (warm-up) step.
+Comparisons (settings against each other, or against the tutorial script
+on the same utterances) are ``bench/train_sweep.py``'s job: it runs this
+script once per setting and round, interleaved, on one corpus written
+beforehand (``--corpus``).
 
     .venv/bin/python bench/train_throughput.py --steps 5 --max-seconds 60
     .venv/bin/python bench/train_throughput.py --quick             # CI-sized, seconds on a CPU
@@ -35,8 +34,6 @@ import os
 import platform
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +57,6 @@ from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_REFERENCE = REPO.parent / "shared" / "baseline" / "seed_tutorial.py"
 CHARS_PER_SECOND = 15.0  # LibriSpeech reads at ~2.7 words, ~15 characters, a second
 QUICK_OVERRIDES = ("encoder.rnn_dim=32", "encoder.n_rnn_layers=1", "encoder.n_cnn_layers=1")
 TRAIN, TEST = "train-bench", "test-bench"
@@ -209,26 +205,6 @@ def measure(parts: TrainingParts, warmup: int, steps: int) -> dict[str, object]:
     }
 
 
-def run_reference(script: Path, root: Path, limit: int, batch_size: int, encoder: dict) -> dict[str, object]:
-    """The tutorial's script for one epoch on the first ``limit`` generated utterances."""
-    command = [
-        sys.executable,
-        str(script),
-        *("--root", str(root), "--train", TRAIN, "--test", TEST, "--epochs", "1"),
-        *("--limit", str(limit), "--batch-size", str(batch_size)),
-        *("--rnn-dim", str(encoder["rnn_dim"]), "--n-rnn", str(encoder["n_rnn_layers"])),
-        *("--n-cnn", str(encoder["n_cnn_layers"])),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same threads as ours
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"script": str(script), "error": f"exit {done.returncode}: {tail[0]}"}
-    result = json.loads(lines[-1])
-    return {"script": str(script), "limit": limit, "batch_size": batch_size, **result}
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -251,8 +227,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE if DEFAULT_REFERENCE.is_file() else None)
-    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--corpus", type=Path, help="a corpus written by an earlier run (train_sweep.py's)")
     parser.add_argument("--quick", action="store_true", help="CI-sized: a tiny model, a few 1-2 s utterances")
     args = parser.parse_args()
     overrides = list(args.overrides)
@@ -269,13 +244,13 @@ def main() -> None:
     args.max_seconds = args.max_seconds or probe.train.batch.max_seconds
 
     with tempfile.TemporaryDirectory(prefix="asrkit-bench-") as folder:
-        root = Path(folder)
-        os.environ["ASRKIT_CACHE_DIR"] = str(root / "cache")  # index entries of a temporary corpus
+        os.environ["ASRKIT_CACHE_DIR"] = str(Path(folder) / "cache")  # index entries of a temporary corpus
+        root = args.corpus or Path(folder)
         durations = plan_durations(args.warmup + args.steps, args.max_seconds, args.seed, args.quick)
-        write_corpus(root, durations, args.seed)
+        if args.corpus is None:
+            write_corpus(root, durations, args.seed)
         parts, params = build_parts(args, root, overrides)
         figures = measure(parts, args.warmup, args.steps)
-        encoder = parts.recipe["encoder"]
         report: dict[str, object] = {
             "recipe": Path(args.recipe).name,
             "overrides": overrides,
@@ -295,17 +270,12 @@ def main() -> None:
             "warmup_steps": args.warmup,
             **figures,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "load_average": round(os.getloadavg()[0], 2),
             "generated_utterances": len(durations),
             "torch": torch.__version__,
             "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
             "python": platform.python_version(),
         }
-        if args.reference is not None and not args.no_reference:
-            batch_size = max(1, round(figures["mean_utterances_per_batch"]))
-            reference = run_reference(args.reference, root, figures["utterances_used"], batch_size, encoder)
-            if "audio_s_per_s" in reference:
-                reference["ratio"] = round(figures["audio_s_per_s"] / reference["audio_s_per_s"], 3)
-            report["reference"] = reference
         del parts  # DataLoader workers go before the folder does
     print(json.dumps(report, indent=2))
 

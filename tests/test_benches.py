@@ -30,11 +30,7 @@ def test_train_throughput_quick() -> None:
     assert report["steps"] == 2 and report["device"] == "cpu" and report["peak_gpu_memory_mb"] is None
     assert report["precision"] == "fp32" and report["max_seconds"] == 6.0
     assert report["torch"] and "cudnn" in report and report["parameters"] > 0
-    if REFERENCE.is_file():  # the tutorial's script, beside the repository
-        reference = report["reference"]
-        assert "error" not in reference, reference
-        assert reference["params"] == report["parameters"]  # the same model, built two ways
-        assert reference["ratio"] == pytest.approx(report["audio_s_per_s"] / reference["audio_s_per_s"], rel=0.01)
+    assert report["load_average"] >= 0
 
 
 @pytest.mark.slow
@@ -68,16 +64,25 @@ def test_encoder_speed_quick() -> None:
 
 
 @pytest.mark.slow
-def test_train_sweep_quick_prints_a_row_per_setting(tmp_path: Path) -> None:
+@pytest.mark.skipif(not REFERENCE.is_file(), reason="needs ../shared/baseline/seed_tutorial.py beside the repository")
+def test_train_sweep_quick_interleaves_asrkit_and_the_reference(tmp_path: Path) -> None:
     out = tmp_path / "runs.jsonl"
     command = [sys.executable, str(BENCH / "train_sweep.py"), "--quick", "--steps", "1", "--warmup", "1"]
-    command += ["--settings", "fp32", "fp16+padded", "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    command += ["--rounds", "2", "--settings", "packed", "reference", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
-    assert rows[0].startswith("| setting | precision | audio s/s")
-    assert [r.split(" | ")[0] for r in rows[2:]] == ["| fp32", "| fp16+padded"]  # after the header and its rule
+    assert rows[0].startswith("| setting | runs | best audio s/s | median audio s/s | × reference")
+    assert [r.split(" | ")[:2] for r in rows[2:]] == [["| packed", "2"], ["| reference", "2"]]
+    assert rows[3].split(" | ")[4] == "1.00 (1.00–1.00)"  # the reference over itself, round by round
     reports = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["setting"] for r in reports] == ["fp32", "fp16+padded"]
-    assert all(r["audio_s_per_s"] > 0 and r["steps"] == 1 for r in reports)
-    assert "encoder.train_rnn=padded" in reports[1]["overrides"]
+    assert [(r["setting"], r["round"]) for r in reports] == [
+        ("packed", 0),
+        ("reference", 0),
+        ("packed", 1),
+        ("reference", 1),
+    ]
+    ours, theirs = reports[0], reports[1]
+    assert ours["error"] is None and "encoder.train_rnn=packed" in ours["overrides"] and ours["steps"] == 1
+    assert theirs["error"] is None and theirs["params"] == ours["parameters"]  # the same model, built two ways
+    assert theirs["audio_s_per_s"] == pytest.approx(theirs["train_audio_s"] / theirs["epoch_s_best"])
