@@ -1,20 +1,25 @@
 """Real-time factor and peak memory of ``asrkit transcribe`` on the CPU; prints one JSON object.
 
 RTF is transcription time over audio time (below 1 is faster than real time;
-the goal for the full model is 0.05 with greedy decoding on 2 cores). Every
+the goal for the full model is 0.01 with greedy decoding on 2 cores). Every
 setting runs in a fresh child process doing what ``asrkit transcribe`` does
 (``load_model``, the decoder, :func:`asrkit.engine.transcribe.transcribe`),
 so that its peak RSS (``ru_maxrss``) is its own; a first short file warms
-it up, then the files are transcribed ``--repeats`` times and the fastest and
-median times are kept. ``load_s`` is the checkpoint load (and quantization),
-``process_wall_s`` the child's whole life, imports and repeats included.
+it up, then the files are transcribed ``--repeats`` times and the fastest
+time is kept. The settings run interleaved (:mod:`interleave`: every round
+runs each setting once, ``--rounds`` rounds), and each setting's RTF is the
+best and median over the rounds; ``speedup_over_first`` compares each
+setting with the first one round by round. ``load_s`` is the checkpoint load
+(and quantization).
 
 The levers: ``threads`` (``torch.set_num_threads``), ``quantize`` (dynamic
 int8 GRU and Linear weights, :func:`asrkit.quantize.quantize_for_cpu`),
-``batch_seconds`` (all files in one padded batch, or one file per batch) and
-the decoder. ``grad_modes`` times the model's forward pass alone over the same
-batches with autograd on, under ``torch.no_grad`` and under
-``torch.inference_mode`` (what transcribe uses).
+``backend`` (``torch``, or the model exported by ``asrkit export`` run in
+onnxruntime: ``onnx``, and ``onnx-int8`` with onnxruntime's dynamic int8
+quantization of its weights), ``batch_seconds`` (all files in one padded
+batch, or one file per batch) and the decoder. ``grad_modes`` times the
+model's forward pass alone over the same batches with autograd on, under
+``torch.no_grad`` and under ``torch.inference_mode`` (what transcribe uses).
 
 Without ``--checkpoint`` the model is the full one of
 ``recipes/librispeech100.yaml`` (23.7 M parameters) with random weights: the
@@ -24,7 +29,8 @@ checkpoint and its own audio (``--audio``) for realistic beam figures.
 ``--wer-data ROOT:SUBSET`` also scores the checkpoint on that data with and
 without quantization (greedy): the WER cost of ``--quantize``.
 
-    .venv/bin/python bench/transcribe_rtf.py                      # 8 × 15 s, full model
+    .venv/bin/python bench/transcribe_rtf.py                      # 8 × 15 s, full model, the greedy grid
+    .venv/bin/python bench/transcribe_rtf.py --grid cpu2           # 2 threads: fp32, int8, onnx, onnx-int8
     .venv/bin/python bench/transcribe_rtf.py --checkpoint run/checkpoints/best.pt \\
         --audio data/demo/LibriSpeech/test --wer-data data/demo:test
     .venv/bin/python bench/transcribe_rtf.py --quick              # CI-sized
@@ -38,7 +44,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from interleave import Run, Setting, interleave, load_range, paired_speedups, summarize
 from rich.console import Console
+from torch import nn
 
 from asrkit.audio import audio_duration
 from asrkit.build import build, build_model
@@ -56,6 +63,7 @@ from asrkit.engine.inference import decoder_spec
 from asrkit.engine.progress import Progress
 from asrkit.engine.scoring import dataset_spec, score_checkpoint
 from asrkit.engine.transcribe import transcribe
+from asrkit.export import INPUT_NAMES, OUTPUT_NAMES, export_checkpoint
 from asrkit.quantize import quantize_for_cpu
 from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
@@ -94,6 +102,38 @@ def find_audio(folder: Path) -> list[Path]:
     return sorted(paths, key=audio_duration)
 
 
+class OnnxModel(nn.Module):
+    """The model exported by ``asrkit export`` in an onnxruntime session, with the acoustic model's call contract.
+
+    ``(B, S)`` waveforms, ``(B,)`` sample counts → ``(B, T', V)`` log-probabilities, ``(B,)`` frame counts;
+    log-probabilities are their own log-softmax, so callers that normalise logits get the same numbers.
+    """
+
+    def __init__(self, path: str, threads: int, frame_seconds: float) -> None:
+        super().__init__()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.frame_seconds = frame_seconds
+        # An empty parameter: code that finds the model's device through its parameters finds the CPU.
+        self.anchor = nn.Parameter(torch.empty(0), requires_grad=False)
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feeds = dict(zip(INPUT_NAMES, (waveforms.float().numpy(), lengths.long().numpy()), strict=True))
+        log_probs, frames = self.session.run(list(OUTPUT_NAMES), feeds)
+        return torch.from_numpy(log_probs), torch.from_numpy(frames)
+
+
+def runnable_model(setting: dict[str, Any], loaded: Any) -> nn.Module:
+    """The model a setting transcribes with: PyTorch float or int8, or an onnxruntime session."""
+    backend = setting.get("backend", "torch")
+    if backend != "torch":
+        return OnnxModel(setting[backend], setting["threads"], loaded.model.frame_seconds)
+    return quantize_for_cpu(loaded.model) if setting["quantize"] else loaded.model
+
+
 def worker(setting: dict[str, Any]) -> dict[str, Any]:
     """Run one setting (in its own process) and return its figures."""
     torch.set_num_threads(setting["threads"])
@@ -101,7 +141,7 @@ def worker(setting: dict[str, Any]) -> dict[str, Any]:
     device = torch.device("cpu")
     start = time.perf_counter()
     loaded = load_model(setting["checkpoint"], registry, device)
-    model = quantize_for_cpu(loaded.model) if setting["quantize"] else loaded.model
+    model = runnable_model(setting, loaded)
     loaded.model = model  # the float weights go, as they would in asrkit transcribe --quantize
     load_s = time.perf_counter() - start
     spec = decoder_spec(registry, loaded.recipe.decoder, setting["decoder"], setting["decoder_options"])
@@ -133,7 +173,7 @@ def worker(setting: dict[str, Any]) -> dict[str, Any]:
         "median_s": round(statistics.median(times), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    if setting.get("grad_modes"):
+    if setting.get("grad_modes") and setting.get("backend", "torch") == "torch":
         result["grad_modes"] = time_grad_modes(model, files, rate, setting["repeats"])
     return result
 
@@ -160,33 +200,59 @@ def time_grad_modes(model: torch.nn.Module, files: list[str], rate: int, repeats
     return best
 
 
-def run_setting(setting: dict[str, Any], audio_seconds: float) -> dict[str, Any]:
-    """One child process; RTFs from its best and median transcription times."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(setting)], capture_output=True, text=True, check=False
-    )
-    wall = time.perf_counter() - start
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    shown = {k: setting[k] for k in ("decoder", "decoder_options", "threads", "quantize", "batch_seconds")}
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {**shown, "error": f"exit {done.returncode}: {tail[0]}"}
-    figures = json.loads(lines[-1])
-    return {
-        **shown,
-        "rtf_best": round(figures["best_s"] / audio_seconds, 4),
-        "rtf_median": round(figures["median_s"] / audio_seconds, 4),
-        **figures,
-        "process_wall_s": round(wall, 2),
-    }
+SHOWN = ("backend", "decoder", "decoder_options", "threads", "quantize", "batch_seconds")
+
+
+def setting_name(setting: dict[str, Any]) -> str:
+    """A short unique name: backend and weights, threads, batching, decoder."""
+    weights = setting.get("backend", "torch") + ("+int8" if setting["quantize"] else "")
+    batching = "batched" if setting["batch_seconds"] > 1.0 else "unbatched"
+    decoder = " ".join([setting["decoder"], *setting["decoder_options"]])
+    return f"{weights}, {setting['threads']} thread(s), {batching}, {decoder}"
+
+
+def summarize_settings(grid: list[dict[str, Any]], runs: list[Run], audio_seconds: float) -> list[dict[str, Any]]:
+    """Per setting: RTF best and median over the rounds, peak RSS, and its speed-up over the first setting."""
+    names = [setting_name(s) for s in grid]
+    summaries = summarize(runs, "best_s", higher_is_better=False)
+    rows = []
+    for name, setting in zip(names, grid, strict=True):
+        summary = summaries[name]
+        own = [r.report for r in runs if r.setting == name and r.report is not None]
+        row: dict[str, Any] = {"setting": name, **{k: setting.get(k, "torch") for k in SHOWN}, "runs": summary.runs}
+        if summary.best is None:
+            rows.append({**row, "error": summary.errors[0] if summary.errors else "no run"})
+            continue
+        ratios = paired_speedups(runs, name, names[0], "best_s", higher_is_better=False)
+        rows.append(
+            {
+                **row,
+                "rtf_best": round(summary.best / audio_seconds, 4),
+                "rtf_median": round(summary.median / audio_seconds, 4),
+                "speedup_over_first": round(statistics.median(ratios), 3) if ratios else None,
+                "speedups_by_round": [round(r, 3) for r in ratios],
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in own),
+                "load_s": round(statistics.median(r["load_s"] for r in own), 3),
+                "load_average": f"{summary.load_min:.2f}–{summary.load_max:.2f}",
+                **({"grad_modes": own[0]["grad_modes"]} if "grad_modes" in own[0] else {}),
+            }
+        )
+    return rows
 
 
 def settings(args: argparse.Namespace, base: dict[str, Any]) -> list[dict[str, Any]]:
-    """The grid: greedy over threads × quantize (+ unbatched), then beam widths; a few greedy ones with --quick."""
+    """The grid: greedy over threads × quantize (+ unbatched), then beam widths; ``cpu2``: 2 threads, every backend."""
     if args.quick:
         return [{**base, "threads": 1, "quantize": quantize} for quantize in (False, True)] + [
-            {**base, "threads": 1, "quantize": False, "decoder": "beam", "decoder_options": ["beam_width=10"]}
+            {**base, "threads": 1, "quantize": False, "backend": "onnx-int8"},
+            {**base, "threads": 1, "quantize": False, "decoder": "beam", "decoder_options": ["beam_width=10"]},
+        ]
+    if args.grid == "cpu2":
+        return [
+            {**base, "threads": 2, "quantize": False},
+            {**base, "threads": 2, "quantize": True},
+            {**base, "threads": 2, "quantize": False, "backend": "onnx"},
+            {**base, "threads": 2, "quantize": False, "backend": "onnx-int8"},
         ]
     one_file = 1.0  # below every file's length: each file (chunk) is a batch of its own
     grid = []
@@ -208,20 +274,35 @@ def settings(args: argparse.Namespace, base: dict[str, Any]) -> list[dict[str, A
     return grid
 
 
-def wer_cost(checkpoint: Path, data: str, folder: Path) -> dict[str, Any]:
-    """Greedy WER and CER of ``checkpoint`` on ``data``, in float32 and quantized."""
+def export_onnx_models(checkpoint: Path, folder: Path) -> dict[str, str]:
+    """``asrkit export``'s ONNX model of ``checkpoint``, and its weights quantized to int8 by onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    exported = export_checkpoint(checkpoint, "onnx", folder / "model.onnx", load_registry()).path
+    quantized = folder / "model.int8.onnx"
+    quantize_dynamic(str(exported), str(quantized), weight_type=QuantType.QInt8)
+    return {"onnx": str(exported), "onnx-int8": str(quantized)}
+
+
+def wer_cost(checkpoint: Path, data: str, folder: Path, onnx: dict[str, str]) -> dict[str, Any]:
+    """Greedy WER and CER of ``checkpoint`` on ``data``: float32, PyTorch int8, and onnxruntime's models if given."""
     registry = load_registry()
     loaded = load_model(checkpoint, registry, "cpu")
     decoder = build(registry, decoder_spec(registry, loaded.recipe.decoder, "greedy", []), tokenizer=loaded.tokenizer)
     progress = Progress(Console(file=io.StringIO()), enabled=False)
+    models = {"fp32": loaded.model, "int8": quantize_for_cpu(loaded.model)}
+    for backend, path in onnx.items():
+        models[backend] = OnnxModel(path, torch.get_num_threads(), loaded.model.frame_seconds)
     figures = {}
-    for name, model in (("fp32", loaded.model), ("int8", quantize_for_cpu(loaded.model))):
+    for name, model in models.items():
         loaded.model = model
         (result,) = score_checkpoint(
             registry, loaded, [dataset_spec(registry, data)], {"greedy": decoder}, folder / name, progress, 0
         )
         figures[name] = {"wer": round(result.wer, 4), "cer": round(result.cer, 4), "utterances": result.utterances}
     figures["wer_increase"] = round(figures["int8"]["wer"] - figures["fp32"]["wer"], 4)
+    for backend in onnx:
+        figures[f"{backend}_wer_increase"] = round(figures[backend]["wer"] - figures["fp32"]["wer"], 4)
     return {"data": data, "checkpoint": str(checkpoint), **figures}
 
 
@@ -235,7 +316,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8, help="generated files")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each generated file")
     parser.add_argument("--beam-widths", type=int, nargs="*", default=[10, 100])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2, help="timed transcriptions per process (best kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every setting")
+    parser.add_argument("--grid", choices=("full", "cpu2"), default="full")
     parser.add_argument("--wer-data", help="ROOT:SUBSET (or a manifest) to score fp32 vs int8 on")
     parser.add_argument("--quick", action="store_true", help="CI-sized: a tiny model, two 2 s files, beam 10")
     args = parser.parse_args()
@@ -245,7 +328,7 @@ def main() -> None:
     overrides = list(args.overrides)
     if args.quick:
         overrides = [*QUICK_OVERRIDES, *overrides]
-        args.files, args.seconds, args.repeats, args.beam_widths = 2, 2.0, 1, [10]
+        args.files, args.seconds, args.repeats, args.rounds, args.beam_widths = 2, 2.0, 1, 2, [10]
 
     with tempfile.TemporaryDirectory(prefix="asrkit-rtf-") as folder:
         root = Path(folder)
@@ -264,6 +347,13 @@ def main() -> None:
             "batch_seconds": 300.0,
             "repeats": args.repeats,
         }
+        grid = settings(args, base)
+        onnx = {}
+        if any(s.get("backend", "torch") != "torch" for s in grid):
+            onnx = export_onnx_models(checkpoint, root / "onnx")
+            grid = [{**s, **onnx} for s in grid]
+        named = [Setting(setting_name(s), (sys.executable, __file__, "--worker", json.dumps(s))) for s in grid]
+        runs = interleave(named, args.rounds, timeout=1800)
         payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
         report: dict[str, Any] = {
             "checkpoint": "random weights" if args.checkpoint is None else str(args.checkpoint),
@@ -271,14 +361,15 @@ def main() -> None:
             "encoder_parameters": sum(t.numel() for k, t in payload["model"].items() if k.startswith("encoder.")),
             "files": len(audio) - 1,
             "audio_seconds": round(audio_seconds, 2),
-            "machine": f"CPU, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start",
+            "machine": f"CPU, {os.cpu_count()} cores",
+            "rounds": 1 + max((r.round for r in runs), default=0),
+            "load_average": load_range(runs),
             "torch": torch.__version__,
             "quantized_engine": torch.backends.quantized.engine,
-            "settings": [run_setting(s, audio_seconds) for s in settings(args, base)],
+            "settings": summarize_settings(grid, runs, audio_seconds),
         }
         if args.wer_data:
-            report["wer_cost"] = wer_cost(checkpoint, args.wer_data, root / "wer")
-        report["load_average_at_end"] = round(os.getloadavg()[0], 2)
+            report["wer_cost"] = wer_cost(checkpoint, args.wer_data, root / "wer", onnx)
     print(json.dumps(report, indent=2))
 
 

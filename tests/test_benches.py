@@ -15,7 +15,7 @@ REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "baseline
 
 def run_bench(script: str, *args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -38,15 +38,24 @@ def test_transcribe_rtf_quick(repo_root: Path) -> None:
     data = f"{repo_root / 'tests' / 'fixtures' / 'librispeech'}:test-clean"
     report = run_bench("transcribe_rtf.py", "--wer-data", data)
     settings = report["settings"]
-    assert [(s["decoder"], s["quantize"]) for s in settings] == [("greedy", False), ("greedy", True), ("beam", False)]
+    assert [(s["backend"], s["decoder"], s["quantize"]) for s in settings] == [
+        ("torch", "greedy", False),
+        ("torch", "greedy", True),
+        ("onnx-int8", "greedy", False),
+        ("torch", "beam", False),
+    ]
+    assert report["rounds"] == 2
     for setting in settings:
         assert "error" not in setting, setting
-        assert 0 < setting["rtf_best"] <= setting["rtf_median"]
+        assert setting["runs"] == 2 and 0 < setting["rtf_best"] <= setting["rtf_median"]
         assert setting["peak_rss_mb"] > 50 and setting["threads"] == 1
+        assert len(setting["speedups_by_round"]) == 2 and setting["speedup_over_first"] > 0
+    assert settings[0]["speedups_by_round"] == [1.0, 1.0]  # the first setting is the baseline
     assert report["audio_seconds"] == pytest.approx(4.0)
     cost = report["wer_cost"]
-    assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] > 0
+    assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] == cost["onnx-int8"]["utterances"] > 0
     assert cost["wer_increase"] == pytest.approx(cost["int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
+    assert cost["onnx-int8_wer_increase"] == pytest.approx(cost["onnx-int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
 
 
 def test_encoder_speed_quick() -> None:
