@@ -95,3 +95,13 @@ def test_train_sweep_quick_interleaves_asrkit_and_the_reference(tmp_path: Path) 
     assert ours["error"] is None and "encoder.train_rnn=packed" in ours["overrides"] and ours["steps"] == 1
     assert theirs["error"] is None and theirs["params"] == ours["parameters"]  # the same model, built two ways
     assert theirs["audio_s_per_s"] == pytest.approx(theirs["train_audio_s"] / theirs["epoch_s_best"])
+
+
+@pytest.mark.slow
+def test_profile_step_quick_splits_the_step_into_stages() -> None:
+    report = run_bench("profile_step.py")
+    stages = report["stages"]
+    for stage in ("forward/features", "forward/encoder.rnns", "loss+backward", "optimizer", "data wait"):
+        assert stages[stage]["s"] >= 0, stage
+    assert sum(s["share"] for s in stages.values()) == pytest.approx(1.0, abs=0.01)
+    assert report["audio_s_per_s"] > 0 and report["top_operators_self_cpu"][0]["share"] > 0
