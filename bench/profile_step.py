@@ -34,28 +34,25 @@ from asrkit.engine.trainer import TrainState, batch_step, optimizer_step
 REPO = Path(__file__).resolve().parent.parent
 
 
-def stage_modules(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """The stages timed: the model's children other than the encoder, and the encoder's children."""
-    stages = {}
-    for name, child in model.named_children():
-        if name == "encoder":
-            stages.update({f"encoder.{n}": c for n, c in child.named_children()})
-        elif not isinstance(child, torch.nn.ModuleList) or len(child):
-            stages[name] = child
+def stage_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The stages timed: the model's children but the encoder, and the encoder's; a list's items share its name."""
+    children = [(n, c) for n, c in model.named_children() if n != "encoder"]
+    children += [(f"encoder.{n}", c) for n, c in model.encoder.named_children()]
+    stages = []
+    for name, child in children:  # a ModuleList is never called itself: time its items
+        stages += [(name, item) for item in child] if isinstance(child, torch.nn.ModuleList) else [(name, child)]
     return stages
 
 
-def add_timers(stages: dict[str, torch.nn.Module], seconds: dict[str, float]) -> None:
+def add_timers(stages: list[tuple[str, torch.nn.Module]], seconds: dict[str, float]) -> None:
     """Forward hooks adding each stage's wall time (its whole forward, children included) to ``seconds``."""
-    for name, module in stages.items():
+    for name, module in stages:
         started: list[float] = []
 
         def before(_module: torch.nn.Module, _inputs: object, started: list[float] = started) -> None:
             started.append(time.perf_counter())
 
-        def after(
-            _module: torch.nn.Module, _inputs: object, _output: object, name: str = name, started=started
-        ) -> None:
+        def after(_module: torch.nn.Module, _in: object, _out: object, name: str = name, started=started) -> None:
             seconds[f"forward/{name}"] += time.perf_counter() - started.pop()
 
         module.register_forward_pre_hook(before)
