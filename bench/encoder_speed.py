@@ -1,6 +1,6 @@
-"""Speed of the default ResCNN-BiGRU encoder with its GRUs on packed sequences vs the padded tensor.
+"""Speed of the default ResCNN-BiGRU encoder with its GRUs on packed sequences vs the padded tensor, interleaved.
 
-    .venv/bin/python bench/encoder_speed.py --batch 8 --seconds 10 --repeats 3
+    .venv/bin/python bench/encoder_speed.py --batch 8 --seconds 10 --rounds 3
     .venv/bin/python bench/encoder_speed.py --quick        # a tiny model, seconds
 
 Times the encoder alone (128 log-mel features in, 29 classes out), on the CPU
@@ -11,14 +11,16 @@ unless --device says otherwise, in two passes:
   over the valid logits.
 
 Both forms are exact on every valid frame (``train_rnn`` in
-``plugins/rescnn_bigru.py``): ``packed`` runs the GRUs on packed sequences,
-``padded`` runs each direction on the padded tensor, the backward one on each
-row reversed within its length. Two batches: all rows ``--seconds`` long, and
-rows spread evenly from ``--seconds / 5`` to ``--seconds`` (the padded form
-also computes over the padding). Prints one JSON line per measurement: the
-best wall-clock time of ``--repeats`` runs and the best process CPU time (all
-threads). On a busy machine both are inflated (waiting threads spin);
-``--threads 1`` gives the steadiest CPU time.
+``plugins/asrkit_plugins/encoders/rescnn_bigru.py``): ``packed`` runs the
+GRUs on packed sequences, ``padded`` runs each direction on the padded
+tensor, the backward one on each row reversed within its length. Two
+batches: all rows ``--seconds`` long, and rows spread evenly from
+``--seconds / 5`` to ``--seconds`` (the padded form also computes over the
+padding). Each form runs in its own process, ``--rounds`` times, packed and
+padded in turn (:mod:`interleave`); each process reports the best wall-clock
+time of ``--repeats`` runs after a warm-up run. Prints one JSON line per
+pass and batch: per form the best and median over the rounds, and how many
+times faster padded is than packed, round by round.
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import sys
 import time
 from collections.abc import Callable
 
 import torch
+from interleave import Setting, interleave, load_range, paired_speedups, summarize
 
 from asrkit.padding import valid_mask
 from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
 
 FRAMES_PER_SECOND = 100  # log_mel's 10 ms hop
 QUICK = ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=1, rnn_dim=32, cnn_channels=4)
+FORMS = ("packed", "padded")
 
 
 def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, float]:
@@ -63,20 +68,8 @@ def training(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: tor
     (logits.log_softmax(-1) * valid).sum().neg().backward()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--passes", nargs="+", choices=("inference", "training"), default=["inference", "training"])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
-    parser.add_argument("--quick", action="store_true", help="CI-sized: a tiny model, 2 rows of 1 s, 1 repeat")
-    args = parser.parse_args()
-    if args.quick:
-        args.batch, args.seconds, args.repeats = 2, 1.0, 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def measure_form(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """In this process: ``{pass: {batch: best wall seconds}}`` for the GRU form ``args.form``."""
     device = torch.device(args.device)
     torch.manual_seed(0)
     # train_rnn is left at its default: the forms are chosen explicitly through forward / forward_padded.
@@ -87,26 +80,57 @@ def main() -> None:
         "spread": torch.linspace(longest / 5, longest, args.batch).long(),
     }
     passes = {"inference": inference, "training": training}
+    figures: dict[str, dict[str, float]] = {name: {} for name in args.passes}
     for label, lengths in batches.items():
         features = torch.randn(args.batch, longest, 128, device=device)
-        lengths = lengths.to(device)
         for name in args.passes:
             model.train(name == "training")
-            for form in ("packed", "padded"):
-                run = functools.partial(passes[name], model, form, features, lengths)
-                wall, cpu = best_time(run, args.repeats, device)
-                line = {
-                    "pass": name,
-                    "lengths": label,
-                    "gru_input": form,
-                    "batch": args.batch,
-                    "audio_seconds": round(float(lengths.sum()) / FRAMES_PER_SECOND, 1),
-                    "wall_s": round(wall, 3),
-                    "cpu_s": round(cpu, 3),
-                    "device": str(device),
-                    "threads": torch.get_num_threads(),
-                }
-                print(json.dumps(line), flush=True)
+            run = functools.partial(passes[name], model, args.form, features, lengths.to(device))
+            figures[name][label] = round(best_time(run, args.repeats, device)[0], 4)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per process, after a warm-up run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved processes per form")
+    parser.add_argument("--passes", nargs="+", choices=("inference", "training"), default=["inference", "training"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--form", choices=FORMS, help=argparse.SUPPRESS)  # one process's form, for interleave
+    parser.add_argument("--quick", action="store_true", help="CI-sized: a tiny model, 2 rows of 1 s, 1 repeat")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch, args.seconds, args.repeats, args.rounds = 2, 1.0, 1, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.form:
+        print(json.dumps({"threads": torch.get_num_threads(), **measure_form(args)}))
+        return
+    forwarded = [a for a in sys.argv[1:] if a != "--form"]
+    settings = [Setting(form, (sys.executable, __file__, *forwarded, "--form", form)) for form in FORMS]
+    runs = interleave(settings, args.rounds, timeout=1800)
+    for name in args.passes:
+        for label in ("equal", "spread"):
+            path = f"{name}.{label}"
+            summaries = summarize(runs, path, higher_is_better=False)
+            ratios = paired_speedups(runs, "padded", "packed", path, higher_is_better=False)
+            line = {
+                "pass": name,
+                "lengths": label,
+                "batch": args.batch,
+                "seconds": args.seconds,
+                "device": args.device,
+                "threads": next((r.report["threads"] for r in runs if r.report), None),
+                "rounds": len(ratios),
+                **{f"{form}_best_s": summaries[form].best for form in FORMS},
+                **{f"{form}_median_s": round(summaries[form].median or 0.0, 4) for form in FORMS},
+                "padded_speedup_by_round": [round(r, 3) for r in ratios],
+                "load_average": load_range(runs),
+            }
+            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
