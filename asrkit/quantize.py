@@ -4,7 +4,7 @@ The weights of every ``nn.GRU`` and ``nn.Linear`` are stored as int8 (one
 scale per tensor) and activations are quantized on the fly, batch by batch;
 convolutions, layer norms and the features stay float32. For rescnn_bigru the
 GRUs and linear layers are almost all of the compute, so this is where the
-time goes down (see ``bench/transcribe_rtf.py`` and ``bench/README.md`` for
+time goes down (see ``bench/transcribe_rtf.py`` and ``docs/benchmarks.md`` for
 the measured speed and WER cost). Quantized GRUs accept packed sequences, so
 padding still never reaches a valid frame through the recurrence; but each
 activation scale is taken over the whole batch, so an utterance's outputs
