@@ -14,6 +14,7 @@ from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
 from asrkit.interfaces import INTERFACES, KINDS
+from asrkit.limits import quote
 from asrkit.plugins import AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
 
 
@@ -105,7 +106,7 @@ class Registry:
             return found
         where = f"{path}.name" if path else kind
         choices = ", ".join(self.names(kind)) or "(none installed)"
-        message = f"{where}: unknown {kind} component '{name}'; choices: {choices}" + did_you_mean(
+        message = f"{where}: unknown {kind} component '{quote(str(name))}'; choices: {choices}" + did_you_mean(
             str(name), self.names(kind)
         )
         if self.broken:

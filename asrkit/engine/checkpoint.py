@@ -33,6 +33,7 @@ from asrkit import __version__
 from asrkit.build import build, build_model
 from asrkit.errors import AsrkitError, CheckpointError
 from asrkit.interfaces import Tokenizer
+from asrkit.limits import check_expansion
 from asrkit.model import AcousticModel
 from asrkit.recipe import Recipe, parse_recipe
 from asrkit.registry import Registry
@@ -101,6 +102,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} has checkpoint format {payload.get('format')!r}; this asrkit "
             f"({__version__}) reads format {FORMAT_VERSION}"
         )
+    check_expansion(payload["recipe"], f"{path}: the recipe in the checkpoint", CheckpointError)
     return payload
 
 
