@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from asrkit.audio import NonFiniteAudioError
 from asrkit.ctc import count_repeats, ctc_feasible
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
@@ -53,7 +54,9 @@ EMPTY_AUDIO = "empty audio"
 EMPTY_TRANSCRIPT = "empty transcript"
 TOO_FEW_FRAMES = "transcript too long for its frames"
 TOO_LONG = "too long"
-REASONS = (UNREADABLE, EMPTY_AUDIO, EMPTY_TRANSCRIPT, TOO_FEW_FRAMES, TOO_LONG)
+NON_FINITE_AUDIO = NonFiniteAudioError.skip_reason
+DURATION_MISMATCH = "duration mismatch"
+REASONS = (UNREADABLE, NON_FINITE_AUDIO, DURATION_MISMATCH, EMPTY_AUDIO, EMPTY_TRANSCRIPT, TOO_FEW_FRAMES, TOO_LONG)
 """Why an utterance is skipped, in the order reports list them."""
 
 
@@ -98,11 +101,17 @@ class LoadedItem:
     reason: str | None = None
 
 
+DURATION_TOLERANCE_SECONDS = 0.25
+"""How far loaded audio may be from the index's duration before the utterance is skipped."""
+
+
 class UtteranceDataset(torch.utils.data.Dataset):
     """Map-style dataset over ``(dataset, utterance)`` entries, loading audio at ``sample_rate``.
 
-    Never raises for bad audio: an unreadable or empty file gives a
-    :class:`LoadedItem` without waveform, which :func:`collate_batch` drops.
+    Never raises for bad audio: an unreadable, non-finite or empty file, or
+    one whose length is more than :data:`DURATION_TOLERANCE_SECONDS` from its
+    stated duration, gives a :class:`LoadedItem` without waveform, which
+    :func:`collate_batch` drops.
     """
 
     def __init__(self, entries: Sequence[Entry], sample_rate: int) -> None:
@@ -121,10 +130,14 @@ class UtteranceDataset(torch.utils.data.Dataset):
         dataset, utterance = self.entries[index]
         try:
             waveform = dataset.load_audio(utterance, self.sample_rate)
-        except AudioError:
-            return LoadedItem(utterance, None, UNREADABLE)
+        except AudioError as exc:
+            return LoadedItem(utterance, None, getattr(exc, "skip_reason", UNREADABLE))
         if waveform.numel() == 0:
             return LoadedItem(utterance, None, EMPTY_AUDIO)
+        # Batches are planned from the index's durations: a file much longer than stated
+        # would blow the batch budget, a much shorter one pads the batch with nothing.
+        if abs(waveform.numel() / self.sample_rate - utterance.duration) > DURATION_TOLERANCE_SECONDS:
+            return LoadedItem(utterance, None, DURATION_MISMATCH)
         return LoadedItem(utterance, waveform)
 
 
@@ -202,6 +215,14 @@ class SkipReport:
         parts = ", ".join(f"{n} {reason}" for reason, n in counts.items())
         first = [path for reason in counts for path in self._first[reason]][: self.keep]
         return f"skipped {self.total}{of} utterances: {parts} (first: {', '.join(first)})"
+
+
+def skip_summary(skipped: Sequence[tuple[str, str]]) -> str:
+    """:meth:`SkipReport.summary` of ``(path, reason)`` pairs."""
+    report = SkipReport()
+    for path, reason in skipped:
+        report.add(reason, path)
+    return report.summary()
 
 
 def select_utterances(

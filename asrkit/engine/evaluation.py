@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from asrkit.ctc import ctc_loss
+from asrkit.data.batches import skip_summary
 from asrkit.engine.distributed import all_gather_objects, all_reduce_sum
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
@@ -177,8 +178,7 @@ def evaluate(
         )
     gathered_skips = [item for part in all_gather_objects(skipped) for item in part]
     if gathered_skips:
-        first = gathered_skips[0][0]
-        progress.warn(f"{label}: {len(gathered_skips)} unreadable utterances not scored (first: {first})")
+        progress.warn(f"{label}: not scored, {skip_summary(gathered_skips)}")
     hypotheses = {}
     if keep_hypotheses:
         for name in decoders:
