@@ -45,7 +45,7 @@ from asrkit.ctc import ctc_loss
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import model_payload, save_atomic
+from asrkit.engine.checkpoint import load_weights, model_payload, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
@@ -269,11 +269,9 @@ def record_step(
 def check_streak(parts: TrainingParts, state: TrainState) -> None:
     if state.nonfinite_streak < parts.config.max_nonfinite:
         return
-    last = parts.checkpoint_dir / LAST
-    kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
     raise TrainingError(
         f"{state.nonfinite_streak} consecutive non-finite losses or gradients "
-        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {kept} "
+        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {_kept_checkpoint(parts)} "
         f"(lower train.optimizer.lr, set train.grad_clip, or check the data)"
     )
 
@@ -379,14 +377,20 @@ def check_finite(parts: TrainingParts, state: TrainState) -> None:
         return
     raise TrainingError(
         f"the model's weights are not finite after step {state.step}; stopping without saving "
-        f"(the last good checkpoint in {parts.checkpoint_dir} is kept); lower train.optimizer.lr or set train.grad_clip"
+        f"({_kept_checkpoint(parts)}); lower train.optimizer.lr or set train.grad_clip"
     )
+
+
+def _kept_checkpoint(parts: TrainingParts) -> str:
+    """What a stopped run leaves to resume from: only say a checkpoint is kept when there is one."""
+    last = parts.checkpoint_dir / LAST
+    return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
 
 
 def restore(parts: TrainingParts, checkpoint: dict[str, Any]) -> TrainState:
     """Load ``last.pt``'s training state into ``parts``; returns the state to continue from."""
     training = checkpoint["training"]
-    parts.model.load_state_dict(checkpoint["model"])
+    load_weights(parts.model, checkpoint["model"], f"--resume: {parts.checkpoint_dir / LAST} does not fit the model")
     parts.optimizer.load_state_dict(training["optimizer"])
     parts.schedule.load_state_dict(training["schedule"])
     if parts.precision.scaler is not None and training.get("scaler") is not None:
