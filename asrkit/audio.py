@@ -35,6 +35,7 @@ class NonFiniteAudioError(AudioError):
 
     skip_reason = "non-finite audio"
 
+
 # What soundfile raises for unreadable files: LibsndfileError is a
 # RuntimeError, the OS ones (permission, directory) are OSError, and bad
 # arguments such as a negative frame count are ValueError.

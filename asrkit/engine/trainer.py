@@ -51,6 +51,7 @@ from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
+from asrkit.engine.skips import append_skips
 from asrkit.errors import TrainingError
 from asrkit.interfaces import Decoder, Tokenizer
 from asrkit.model import AcousticModel
@@ -307,14 +308,16 @@ def finish_epoch(parts: TrainingParts, state: TrainState) -> None:
 
 
 def report_skips(parts: TrainingParts, state: TrainState) -> None:
-    """One warning line for the utterances left out of this epoch (before training, or unreadable)."""
+    """One warning line for the utterances left out of this epoch, and every one of them in ``skipped.jsonl``."""
     report = SkipReport()
     report.merge(parts.selection)
     for part in all_gather_objects(state.epoch_skipped):
         for path, reason in part:
             report.add(reason, path)
     if report.total:
-        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary()}")
+        where = append_skips(parts.checkpoint_dir.parent, state.epoch + 1, report) if parts.world.is_main else None
+        every = f"; every one in {where}" if where is not None else ""
+        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary(per_reason=True)}{every}")
 
 
 def validate(parts: TrainingParts) -> list[SetResult]:
