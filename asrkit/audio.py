@@ -127,9 +127,12 @@ def _read_segment(audio: soundfile.SoundFile, start: int, count: int) -> np.ndar
 
 
 def _check_exists(path: str | os.PathLike[str]) -> None:
-    # libsndfile reports a missing file as "System error", which hides the cause.
+    # libsndfile reports a missing file as "System error" and a folder as
+    # "Format not recognised", which hide the cause.
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "it is a folder, not an audio file; give the audio files in it (e.g. folder/*.flac)")
 
 
 def _reason(error: BaseException) -> str:

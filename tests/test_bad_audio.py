@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from test_transcribe import EchoDecoder, model  # noqa: F401 (the module-scoped model fixture)
+from click.testing import CliRunner
+from test_transcribe import TINY, EchoDecoder, model  # noqa: F401 (the module-scoped model fixture)
 
-from asrkit.audio import NonFiniteAudioError, load_audio
+from asrkit.audio import NonFiniteAudioError, audio_duration, load_audio
+from asrkit.build import build, build_model
+from asrkit.cli import main
 from asrkit.data.batches import DURATION_MISMATCH, NON_FINITE_AUDIO, UtteranceDataset, collate_batch, skip_summary
 from asrkit.data.check import CHECKS, NON_FINITE, CheckOptions, check_manifest
+from asrkit.data.rates import below_rate, low_rate_warning
+from asrkit.engine.checkpoint import model_payload, save_atomic
 from asrkit.engine.transcribe import transcribe
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
+from asrkit.recipe import load_recipe
+from asrkit.registry import load_registry
 
 
 class Files(Dataset):
@@ -90,3 +97,42 @@ def test_data_check_has_a_row_for_non_finite_samples(tmp_path: Path) -> None:
     assert NON_FINITE in CHECKS
     assert report.count(NON_FINITE) == 1 and report.total == 1
     assert report.examples(NON_FINITE) == [f"{path} (101 of 16000 samples are NaN or infinite)"]
+
+
+def test_a_folder_given_as_audio_says_it_is_a_folder(tmp_path: Path) -> None:
+    for read in (load_audio, lambda path, rate: audio_duration(path)):
+        with pytest.raises(AudioError, match="it is a folder, not an audio file"):
+            read(tmp_path, 16000)
+
+
+def test_audio_below_the_model_rate_is_warned_about_once_per_file_and_counted(tmp_path: Path) -> None:
+    phone = tmp_path / "phone.wav"
+    soundfile.write(phone, speech()[:8000], 8000)
+    wide = tmp_path / "wide.wav"
+    soundfile.write(wide, speech(), 16000)
+    warning = low_rate_warning(phone, 16000)
+    assert warning is not None and "recorded at 8000 Hz, below the model's 16000 Hz" in warning
+    assert low_rate_warning(wide, 16000) is None and low_rate_warning(tmp_path / "gone.wav", 16000) is None
+    assert below_rate([str(phone), str(wide), str(phone)], 16000) == (1, f"{phone} at 8000 Hz")
+
+
+def test_transcribe_cli_warns_about_a_low_rate_and_names_nan_and_folder_inputs(tmp_path: Path) -> None:
+    registry = load_registry()
+    recipe = load_recipe(TINY, [], registry)
+    tokenizer = build(registry, recipe.tokenizer)
+    checkpoint = tmp_path / "model.pt"
+    save_atomic(model_payload(recipe.resolved(), build_model(registry, recipe, tokenizer), tokenizer), checkpoint)
+    phone = tmp_path / "phone.wav"
+    soundfile.write(phone, speech()[:8000], 8000)
+    nan = nan_wav(tmp_path / "nan.wav")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    args = ["transcribe", str(checkpoint), str(phone), str(nan), str(folder), "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3, result.stderr
+    assert errors[0].startswith(f"warning: {phone} is recorded at 8000 Hz")
+    assert errors[1] == f"error: cannot read audio {nan}: 101 of 16000 samples are NaN or infinite"
+    assert errors[2].startswith(f"error: cannot read audio {folder}: it is a folder")
+    assert result.stdout.startswith(f"{phone}\t")
