@@ -71,7 +71,12 @@ def test_collate_pads_with_zeros_and_keeps_the_metadata() -> None:
     assert batch.waveforms.dtype == torch.float32 and batch.lengths.dtype == torch.int64
     assert batch.waveforms.tolist() == [[1, 1, 1, 0, 0], [2, 2, 2, 2, 2], [1, 0, 0, 0, 0]]
     assert batch.lengths.tolist() == [3, 5, 1]
-    assert (batch.ids, batch.texts, batch.durations, batch.skipped) == (["a", "b", "c"], ["A", "B", "C"], [3 / 16000, 5 / 16000, 1 / 16000], [])
+    assert (batch.ids, batch.texts, batch.durations, batch.skipped) == (
+        ["a", "b", "c"],
+        ["A", "B", "C"],
+        [3 / 16000, 5 / 16000, 1 / 16000],
+        [],
+    )
     assert len(batch) == 3
 
 
