@@ -22,7 +22,7 @@ import yaml
 
 from asrkit.errors import AsrkitError, RecipeError
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "check_expansion", "load_yaml", "quote", "show"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "check_expansion", "load_yaml", "quote", "short_repr", "show"]
 
 MAX_VALUES = 100_000
 """Values (mapping keys, items and scalars) a recipe may expand to; real recipes have a few hundred."""
@@ -45,10 +45,13 @@ def show(value: Any) -> str:
     Cost is bounded whatever the value: reprlib stops at a few levels and
     items, so a structure of shared references is never walked in full.
     """
+    return f"{short_repr(value)} ({type(value).__name__})"
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to :data:`SHOWN_CHARACTERS`, at bounded cost (see :func:`show`)."""
     text = _repr.repr(value).replace("\n", "\\n")
-    if len(text) > SHOWN_CHARACTERS:
-        text = text[: SHOWN_CHARACTERS - 3] + "..."
-    return f"{text} ({type(value).__name__})"
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def quote(text: str, limit: int = SHOWN_CHARACTERS) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from asrkit.errors import CheckpointError
-from asrkit.limits import quote, show
+from asrkit.limits import quote, short_repr
 
 __all__ = ["MODEL_KEYS", "PLAN_KEYS", "changed_keys", "check_resumable"]
 
@@ -90,7 +90,7 @@ def _at(recipe: dict[str, Any], dotted: str) -> Any:
 
 
 def _value(value: Any) -> str:
-    return "absent" if value is _MISSING else show(value).rsplit(" (", 1)[0]
+    return "absent" if value is _MISSING else short_repr(value)
 
 
 def _listed(changes: list[str]) -> str:
