@@ -93,7 +93,7 @@ KINDS = [tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tar
 NAMES = st.lists(st.sampled_from(["a", "b", "..", ".", "", "/", "\\", "\x00", "é", "c:"]), max_size=6).map("/".join)
 
 
-@settings(max_examples=200, deadline=1000)
+@settings(max_examples=200, deadline=5000)
 @given(name=st.one_of(NAMES, st.text(max_size=30)), kind=st.sampled_from(KINDS), link=st.text(max_size=10))
 def test_any_member_is_accepted_inside_the_root_or_refused_in_one_line(
     tmp_path_factory: pytest.TempPathFactory, name: str, kind: bytes, link: str

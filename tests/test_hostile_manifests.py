@@ -37,7 +37,7 @@ LINES = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=1000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(LINES, max_size=5), raw=st.binary(max_size=20))
 @example(lines=["[" * 100_000], raw=b"")
 @example(lines=[json.dumps({"audio_filepath": "~no-such-user-x/a.flac", "duration": 1, "text": "a"})], raw=b"")

@@ -147,7 +147,7 @@ YAMLISH = st.lists(
     st.sampled_from([*"ab:-[]{}&*!,'\"#|>.= \n\t01", "train", "epochs", "lr", "encoder", "&x ", "*x", "<<"]),
     max_size=30,
 ).map("".join)
-FAST = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FAST
