@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from asrkit.data.batches import DURATION_MISMATCH, NON_FINITE_AUDIO, UtteranceDa
 from asrkit.data.check import CHECKS, NON_FINITE, CheckOptions, check_manifest
 from asrkit.data.rates import below_rate, low_rate_warning
 from asrkit.engine.checkpoint import model_payload, save_atomic
+from asrkit.engine.scoring import warn_low_rate
 from asrkit.engine.transcribe import transcribe
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
@@ -136,3 +138,18 @@ def test_transcribe_cli_warns_about_a_low_rate_and_names_nan_and_folder_inputs(t
     assert errors[1] == f"error: cannot read audio {nan}: 101 of 16000 samples are NaN or infinite"
     assert errors[2].startswith(f"error: cannot read audio {folder}: it is a folder")
     assert result.stdout.startswith(f"{phone}\t")
+
+
+def test_evaluate_counts_the_files_of_a_set_below_the_model_rate(tmp_path: Path) -> None:
+    phone = tmp_path / "phone.wav"
+    soundfile.write(phone, speech()[:8000], 8000)
+    wide = tmp_path / "wide.wav"
+    soundfile.write(wide, speech(), 16000)
+    warnings: list[str] = []
+    progress = SimpleNamespace(warn=warnings.append)
+    warn_low_rate(progress, "calls", [str(phone), str(wide), str(phone)], 16000)
+    warn_low_rate(progress, "clean", [str(wide)], 16000)
+    assert warnings == [
+        f"calls: 1 of 2 audio files are recorded below the model's 16000 Hz (first: {phone} at 8000 Hz); "
+        "upsampled audio usually scores worse"
+    ]
