@@ -24,3 +24,21 @@ def test_a_0_1_checkpoint_gives_its_0_1_transcripts(repo_root: Path, monkeypatch
     got = transcribe(loaded.model, decoder, list(expected), sample_rate=16000, device=torch.device("cpu"))
     assert {t.path: t.text for t in got} == expected
     assert all(expected.values()), "the fixture's model must say something for the check to mean anything"
+
+
+def test_a_0_1_checkpoint_gives_its_0_1_log_probabilities(repo_root: Path) -> None:
+    from asrkit.audio import load_audio
+
+    loaded = load_model(FIXTURE / "best.pt", load_registry())
+    expected = torch.load(FIXTURE / "log_probs.pt", weights_only=True)
+    paths = sorted((repo_root / "tests" / "fixtures" / "librispeech").rglob("*.flac"))
+    checked = 0
+    for path in paths:
+        if path.stem not in expected:
+            continue
+        wave = load_audio(str(path), 16000)
+        with torch.inference_mode():
+            log_probs, _ = loaded.model.log_probs(wave[None], torch.tensor([wave.shape[0]]))
+        torch.testing.assert_close(log_probs[0], expected[path.stem], atol=1e-5, rtol=1e-5)
+        checked += 1
+    assert checked == len(expected) == 6
