@@ -44,7 +44,14 @@ def check_resumable(saved: dict[str, Any], requested: dict[str, Any], checkpoint
 
 
 def changed_keys(saved: Any, requested: Any, path: str) -> list[str]:
-    """``path.key (old -> new)`` for every leaf that differs between two resolved recipe parts."""
+    """``path.key (old -> new)`` for every leaf that differs between two resolved recipe parts.
+
+    A key the saved part lacks is not a difference (see the comment below).
+    """
+    if saved is _MISSING:
+        # Resolved recipes fill every default, so only an older asrkit's checkpoint lacks a key
+        # (a section or parameter added since); the weights check on load judges those.
+        return []
     if isinstance(saved, dict) and isinstance(requested, dict):
         keys = list(saved) + [k for k in requested if k not in saved]
         return [
