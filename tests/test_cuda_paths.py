@@ -68,7 +68,7 @@ def test_asking_for_cuda_without_a_gpu_is_a_recipe_error(monkeypatch: pytest.Mon
 def test_auto_trains_cudas_gru_on_packed_sequences(monkeypatch: pytest.MonkeyPatch) -> None:
     """On CUDA ``auto`` feeds the GRUs packed sequences (one cuDNN call a layer), as ``packed`` does."""
     config = ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=1, rnn_dim=8, cnn_channels=2, dropout=0.0)
-    model = ResCNNBiGRU(config, input_dim=12, num_classes=5).train()
+    model = ResCNNBiGRU(config, input_dim=12).train()
     packed_inputs = []
     gru = model.rnns[0].gru
     original = type(gru).forward
@@ -82,7 +82,7 @@ def test_auto_trains_cudas_gru_on_packed_sequences(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(model, "trains_padded", lambda device: on_cuda)
     model(torch.randn(2, 10, 12), torch.tensor([10, 6]))
     assert packed_inputs == [True]
-    padded = ResCNNBiGRU(dataclasses.replace(config, train_rnn="padded"), input_dim=12, num_classes=5).train()
+    padded = ResCNNBiGRU(dataclasses.replace(config, train_rnn="padded"), input_dim=12).train()
     packed_inputs.clear()
     padded(torch.randn(2, 10, 12), torch.tensor([10, 6]))
     assert packed_inputs == [False, False]  # one unidirectional call per direction
