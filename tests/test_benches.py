@@ -53,9 +53,8 @@ def test_transcribe_rtf_quick(repo_root: Path) -> None:
     assert settings[0]["speedups_by_round"] == [1.0, 1.0]  # the first setting is the baseline
     assert report["audio_seconds"] == pytest.approx(4.0)
     cost = report["wer_cost"]
-    assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] == cost["onnx-int8"]["utterances"] > 0
+    assert cost["fp32"]["utterances"] == cost["int8"]["utterances"] > 0
     assert cost["wer_increase"] == pytest.approx(cost["int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
-    assert cost["onnx-int8_wer_increase"] == pytest.approx(cost["onnx-int8"]["wer"] - cost["fp32"]["wer"], abs=1e-3)
 
 
 @pytest.mark.slow
