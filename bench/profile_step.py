@@ -1,4 +1,4 @@
-"""Where a training step's time goes: per stage of the forward pass, the loss and backward, the optimizer.
+"""Where a training step's time goes: per stage of the forward pass, the backward pass, the optimizer.
 
     .venv/bin/python bench/profile_step.py --threads 2 --max-seconds 30       # the full model, the recipe as is
     .venv/bin/python bench/profile_step.py --set encoder.train_rnn=packed     # the packed GRUs, for comparison
@@ -10,8 +10,11 @@ does (the trainer's own loader, ``batch_step`` and ``optimizer_step``), runs
 with wall-clock timers on every top-level stage of the model (features,
 each augmenter, and each child module of the encoder) through forward
 hooks. Prints one JSON object: the seconds and share of the step per
-stage (``forward/<stage>``, ``loss+backward`` — the loss and the whole
-backward pass, which autograd does not split by module — ``optimizer`` and
+stage (``forward/<stage>``; ``forward/rest``, the part of the model's
+forward no stage's hook saw, such as the padded GRUs, which run through
+``forward_padded``; ``backward``, the rest of the trainer's batch step:
+the whole backward pass, which autograd does not split by module, and the
+loss where the model's forward does not compute it; ``optimizer`` and
 ``data wait``), and the operators with the most self CPU time. One process,
 one setting: compare settings with ``train_sweep.py``, which interleaves.
 """
@@ -98,6 +101,8 @@ def main() -> None:
             optimizer_step(parts, state)
             parts.optimizer.zero_grad(set_to_none=True)
         add_timers(stage_modules(parts.model), seconds)
+        whole: dict[str, float] = defaultdict(float)  # the model's whole forward, to find what no hook saw
+        add_timers([("model", parts.model)], whole)
         audio = 0.0
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             for _ in range(args.steps):
@@ -105,12 +110,18 @@ def main() -> None:
                 batch = next(batches)
                 seconds["data wait"] += time.perf_counter() - start
                 audio += sum(batch.durations)
-                forward_before = sum(v for k, v in seconds.items() if k.startswith("forward/"))
+                hooked_before, forward_before = (
+                    sum(v for k, v in seconds.items() if k.startswith("forward/")),
+                    sum(whole.values()),
+                )
                 start = time.perf_counter()
                 batch_step(parts, batch, True, True, 1)
                 step = time.perf_counter() - start
-                forward = sum(v for k, v in seconds.items() if k.startswith("forward/")) - forward_before
-                seconds["loss+backward"] += step - forward
+                forward = sum(whole.values()) - forward_before
+                hooked = sum(v for k, v in seconds.items() if k.startswith("forward/")) - hooked_before
+                # Modules called other than through __call__ (the padded GRUs' forward_padded) show up here.
+                seconds["forward/rest"] += forward - hooked
+                seconds["backward"] += step - forward
                 start = time.perf_counter()
                 optimizer_step(parts, state)
                 parts.optimizer.zero_grad(set_to_none=True)

@@ -195,7 +195,7 @@ def measure(parts: TrainingParts, warmup: int, steps: int) -> dict[str, object]:
             totals["padded_s"] += len(batch) * max(batch.durations)
     step_s = totals["step_s"]
     return {
-        "audio_s_per_s": round(totals["audio_s"] / step_s, 2),
+        "audio_s_per_s": round(totals["audio_s"] / step_s, 4),
         "utterances_per_s": round(totals["utterances"] / step_s, 3),
         "data_wait_fraction": round(totals["wait_s"] / step_s, 4),
         "seconds_per_step": round(step_s / steps, 3),
