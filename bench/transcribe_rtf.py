@@ -31,6 +31,7 @@ without quantization (greedy): the WER cost of ``--quantize``.
 
     .venv/bin/python bench/transcribe_rtf.py                      # 8 × 15 s, full model, the greedy grid
     .venv/bin/python bench/transcribe_rtf.py --grid cpu2           # 2 threads: fp32, int8, onnx, onnx-int8
+    .venv/bin/python bench/transcribe_rtf.py --grid backends       # the same at 2 threads, then at 1
     .venv/bin/python bench/transcribe_rtf.py --checkpoint run/checkpoints/best.pt \\
         --audio data/demo/LibriSpeech/test --wer-data data/demo:test
     .venv/bin/python bench/transcribe_rtf.py --quick              # CI-sized
@@ -258,13 +259,15 @@ def settings(args: argparse.Namespace, base: dict[str, Any]) -> list[dict[str, A
             {**base, "threads": 1, "quantize": False, "backend": "onnx-int8"},
             {**base, "threads": 1, "quantize": False, "decoder": "beam", "decoder_options": ["beam_width=10"]},
         ]
-    if args.grid == "cpu2":
-        return [
-            {**base, "threads": 2, "quantize": False},
-            {**base, "threads": 2, "quantize": True},
-            {**base, "threads": 2, "quantize": False, "backend": "onnx"},
-            {**base, "threads": 2, "quantize": False, "backend": "onnx-int8"},
+    if args.grid in ("cpu2", "backends"):
+        backends = [
+            {"quantize": False},
+            {"quantize": True},
+            {"quantize": False, "backend": "onnx"},
+            {"quantize": False, "backend": "onnx-int8"},
         ]
+        threads = (2,) if args.grid == "cpu2" else (2, 1)
+        return [{**base, "threads": n, **backend} for n in threads for backend in backends]
     one_file = 1.0  # below every file's length: each file (chunk) is a batch of its own
     grid = []
     for quantize in (False, True):
@@ -324,7 +327,12 @@ def main() -> None:
     parser.add_argument("--beam-widths", type=int, nargs="*", default=[10, 100])
     parser.add_argument("--repeats", type=int, default=2, help="timed transcriptions per process (best kept)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every setting")
-    parser.add_argument("--grid", choices=("full", "cpu2"), default="full")
+    parser.add_argument(
+        "--grid",
+        choices=("full", "cpu2", "backends"),
+        default="full",
+        help="cpu2: every backend at 2 threads; backends: at 2 and 1",
+    )
     parser.add_argument("--wer-data", help="ROOT:SUBSET (or a manifest) to score fp32 vs PyTorch int8 on")
     parser.add_argument("--quick", action="store_true", help="CI-sized: a tiny model, two 2 s files, beam 10")
     args = parser.parse_args()
