@@ -339,7 +339,8 @@ class RunInfo:
     holds what the engine lends its loggers (``extra["console"]``: the rich
     console to print on, so that lines land above the progress bars).
     ``resumed`` is true when ``asrkit run --resume`` continues an interrupted
-    run in ``run_dir``.
+    run in ``run_dir``. ``metrics_file`` is the ``metrics.jsonl`` the engine
+    itself writes every report to (None outside ``asrkit run``).
     """
 
     run_dir: Path
@@ -347,6 +348,7 @@ class RunInfo:
     is_main_process: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     resumed: bool = False
+    metrics_file: Path | None = None
 
 
 class Logger(abc.ABC):

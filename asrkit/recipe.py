@@ -8,6 +8,11 @@ component node has one shape, ``{name: <registered name>, <Config field>: value}
 Validation reports the first mistake with its key path: an unknown component
 gets the choices and a did-you-mean, an unknown or mistyped parameter gets the
 accepted fields, malformed YAML gets the file and line.
+
+Keys a recipe leaves out get the node the plugins propose
+(``asrkit_recipe_defaults``; the built-ins propose ``log_mel``, ``ctc``,
+``char``, ``greedy`` and the ``console`` logger): the core itself names no
+component.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class Recipe:
     decoder: ComponentSpec
     loggers: tuple[ComponentSpec, ...]
     train: TrainConfig
+    valid_decoder: ComponentSpec
+    """``train.valid_decoder``: the decoder validation scores with after each epoch (it picks ``best.pt``)."""
 
     def resolved(self) -> dict[str, Any]:
         return {
@@ -79,7 +86,7 @@ class Recipe:
             "tokenizer": self.tokenizer.as_dict(),
             "decoder": self.decoder.as_dict(),
             "loggers": [s.as_dict() for s in self.loggers],
-            "train": to_dict(self.train),
+            "train": {**to_dict(self.train), "valid_decoder": self.valid_decoder.as_dict()},
         }
 
 
@@ -97,14 +104,11 @@ TOP_LEVEL_KEYS = (
 )
 DATA_KEYS = ("sample_rate", "train", "valid", "test")
 
-DEFAULTS: dict[str, Any] = {
-    "features": {"name": "log_mel"},
-    "augmenters": [],
-    "objective": {"name": "ctc"},
-    "tokenizer": {"name": "char"},
-    "decoder": {"name": "greedy"},
-    "loggers": [{"name": "console"}, {"name": "jsonl"}],
-}
+DEFAULTED_KEYS = ("features", "objective", "tokenizer", "decoder")
+"""Sections a recipe may leave out when a loaded plugin proposes a default (:func:`recipe_default`)."""
+
+VALID_DECODER = "valid_decoder"
+"""The key under ``train`` of the validation decoder's node."""
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -193,21 +197,43 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
         )
     requires = _requires(data.get("requires") or [])
     check_requirements(requires)
-    for key, default in DEFAULTS.items():
-        data.setdefault(key, copy.deepcopy(default))
     if "encoder" not in data:
         raise RecipeError("encoder: required section is missing (e.g. encoder: {name: rescnn_bigru})")
+    for key in DEFAULTED_KEYS:
+        if key not in data:
+            data[key] = recipe_default(registry, key)
+    if "loggers" not in data:
+        data["loggers"] = copy.deepcopy(registry.recipe_defaults.get("loggers", []))
+    train = data.get("train")
+    train = dict(train) if isinstance(train, dict) else train
+    valid_node = train.pop(VALID_DECODER, None) if isinstance(train, dict) else None
+    if valid_node is None:
+        valid_node = copy.deepcopy(registry.recipe_defaults.get(f"train.{VALID_DECODER}", data["decoder"]))
     return Recipe(
         requires=requires,
         data=_data_section(data.get("data") or {}, registry),
         features=component(registry, "features", data["features"], "features"),
-        augmenters=component_list(registry, "augmenters", data["augmenters"], "augmenters"),
+        augmenters=component_list(registry, "augmenters", data.get("augmenters"), "augmenters"),
         encoder=component(registry, "encoders", data["encoder"], "encoder"),
         objective=component(registry, "objectives", data["objective"], "objective"),
         tokenizer=component(registry, "tokenizers", data["tokenizer"], "tokenizer"),
         decoder=component(registry, "decoders", data["decoder"], "decoder"),
         loggers=component_list(registry, "loggers", data["loggers"], "loggers"),
-        train=build_config(TrainConfig, data.get("train"), "train"),
+        train=build_config(TrainConfig, train, "train"),
+        valid_decoder=component(registry, "decoders", valid_node, f"train.{VALID_DECODER}"),
+    )
+
+
+def recipe_default(registry: Registry, key: str) -> Any:
+    """The node the plugins propose for ``key``; a one-line error when none does."""
+    if key in registry.recipe_defaults:
+        return copy.deepcopy(registry.recipe_defaults[key])
+    kind = {"features": "features", "objective": "objectives", "tokenizer": "tokenizers", "decoder": "decoders"}[key]
+    names = registry.names(kind)
+    choices = f"choices: {', '.join(names)}" if names else f"no loaded plugin provides {kind}"
+    raise RecipeError(
+        f"{key}: required section is missing and no loaded plugin proposes a default "
+        f"({choices}; ASRKIT_LOAD_PLUGINS may leave asrkit's own plugins out)"
     )
 
 

@@ -147,6 +147,7 @@ def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> t
         optimizer = build_optimizer(model.parameters(), config.optimizer)
     if args.compile:
         model.encoder.compile(dynamic=True)
+    decoders = make_decoders(registry, recipe, tokenizer)
     parts = TrainingParts(
         config=config,
         recipe=recipe.resolved(),
@@ -159,7 +160,8 @@ def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> t
         sampler=sampler,
         loader=train_loader(dataset, sampler, num_workers=config.num_workers, device=device, seed=config.seed),
         valid=[],
-        greedy=make_decoders(registry, recipe, tokenizer)["greedy"],
+        valid_decoder=decoders.valid,
+        valid_label=decoders.valid_label,
         device=device,
         world=world,
         checkpoint_dir=root / "checkpoints",

@@ -63,12 +63,12 @@ def build_parts(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
         recipe = load_recipe(TINY, [*DETERMINISTIC, *overrides], registry)
         corpus = load_corpus(registry, recipe, world)
         tokenizer, model = session._build_model(registry, recipe, corpus, None, CPU, world)
-        greedy = make_decoders(registry, recipe, tokenizer)["greedy"]
+        decoders = make_decoders(registry, recipe, tokenizer)
         run_dir = tmp_path_factory.mktemp("run")
         (run_dir / "checkpoints").mkdir()
         progress = Progress(Console(file=io.StringIO()), enabled=False)
         parts = session._training_parts(
-            recipe, corpus, tokenizer, model, greedy, run_dir, CPU, world, MetricsLog([]), progress
+            recipe, corpus, tokenizer, model, decoders, run_dir, CPU, world, MetricsLog([]), progress
         )
         model.train()
         return dataclasses.replace(parts, precision=precision)

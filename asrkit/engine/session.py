@@ -34,7 +34,7 @@ from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
 from asrkit.engine.setup import (
     Corpus,
-    close_decoders,
+    Decoders,
     fit_features,
     load_corpus,
     make_decoders,
@@ -104,9 +104,7 @@ def _run(
     log = MetricsLog([])
     try:
         log = open_loggers(registry, recipe, run_dir, progress.console, world.is_main, resumed=checkpoint is not None)
-        parts = _training_parts(
-            recipe, corpus, tokenizer, model, decoders["greedy"], run_dir, device, world, log, progress
-        )
+        parts = _training_parts(recipe, corpus, tokenizer, model, decoders, run_dir, device, world, log, progress)
         # Weights are initialized alike on every rank; from here on each rank draws its own randomness.
         rng.seed_everything(recipe.train.seed + 1_000_003 * world.rank)
         if checkpoint is not None:
@@ -123,7 +121,7 @@ def _run(
         tests = [EvalLoader(s.label, _eval_loader(s.entries, recipe, world, device)) for s in corpus.test]
         sections = {
             "valid": [SetResult(**r) for r in state.best_valid],
-            "test": test(parts, decoders, tests, run_dir, state.step),
+            "test": test(parts, decoders.test, tests, run_dir, state.step),
         }
         if world.is_main:
             write_results(run_dir / "results.json", sections)
@@ -132,7 +130,7 @@ def _run(
             progress.console.print(results_table(sections))
             progress.print(f"run directory: {run_dir}")
     finally:
-        close_decoders(decoders)
+        decoders.close()
         log.close()
 
 
@@ -185,7 +183,7 @@ def _training_parts(
     corpus: Corpus,
     tokenizer: Tokenizer,
     model: AcousticModel,
-    greedy: Decoder,
+    decoders: Decoders,
     run_dir: Path,
     device: torch.device,
     world: World,
@@ -213,7 +211,8 @@ def _training_parts(
         sampler=sampler,
         loader=train_loader(dataset, sampler, num_workers=config.num_workers, device=device, seed=config.seed),
         valid=[EvalLoader(s.label, _eval_loader(s.entries, recipe, world, device)) for s in corpus.valid],
-        greedy=greedy,
+        valid_decoder=decoders.valid,
+        valid_label=decoders.valid_label,
         device=device,
         world=world,
         checkpoint_dir=run_dir / "checkpoints",
@@ -226,7 +225,7 @@ def _training_parts(
 def test(
     parts: TrainingParts, decoders: dict[str, Decoder], tests: list[EvalLoader], run_dir: Path, step: int
 ) -> list[SetResult]:
-    """Score the best checkpoint on every test set, with greedy and with the recipe's decoder."""
+    """Score the best checkpoint on every test set, with the validation decoder and the recipe's decoder."""
     if not tests:
         return []
     barrier()  # best.pt was written by rank 0

@@ -104,7 +104,8 @@ class TrainingParts:
     sampler: DurationBatchSampler
     loader: DataLoader
     valid: list[EvalLoader]
-    greedy: Decoder
+    valid_decoder: Decoder  # train.valid_decoder: scores validation, picks best.pt
+    valid_label: str  # its name, in metric names and results
     device: torch.device
     world: World
     checkpoint_dir: Path
@@ -316,20 +317,21 @@ def report_skips(parts: TrainingParts, state: TrainState) -> None:
 
 
 def validate(parts: TrainingParts) -> list[SetResult]:
-    """Greedy WER/CER of the current model on every validation set."""
+    """WER/CER of the current model on every validation set, with ``train.valid_decoder``."""
     results = []
+    label = parts.valid_label
     for valid in parts.valid:
         evaluation = evaluate(
             parts.model,
             valid.loader,
-            {"greedy": parts.greedy},
+            {label: parts.valid_decoder},
             parts.tokenizer,
             label=valid.label,
             device=parts.device,
             precision=parts.precision,
             progress=parts.progress,
         )
-        results.append(evaluation.results["greedy"])
+        results.append(evaluation.results[label])
     parts.model.train()
     return results
 

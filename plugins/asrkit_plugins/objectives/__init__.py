@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asrkit import hookimpl
 from asrkit_plugins.objectives.ctc import CTC
 
@@ -11,3 +13,8 @@ ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written f
 @hookimpl
 def asrkit_register_objectives() -> list[type]:
     return [CTC]
+
+
+@hookimpl
+def asrkit_recipe_defaults() -> dict[str, Any]:
+    return {"objective": {"name": "ctc"}}
