@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from asrkit.kinds import KIND_TABLE
+
 if TYPE_CHECKING:
     from asrkit.interfaces import (
         Augmenter,
@@ -169,16 +171,7 @@ def asrkit_open_dataset(spec: str) -> dict[str, Any] | None:
     """
 
 
-HOOK_KINDS = {
-    "asrkit_register_datasets": "datasets",
-    "asrkit_register_features": "features",
-    "asrkit_register_augmenters": "augmenters",
-    "asrkit_register_encoders": "encoders",
-    "asrkit_register_objectives": "objectives",
-    "asrkit_register_tokenizers": "tokenizers",
-    "asrkit_register_decoders": "decoders",
-    "asrkit_register_loggers": "loggers",
-}
+HOOK_KINDS = {kind.hook: kind.name for kind in KIND_TABLE}
 """Which component kind each hook registers."""
 
 OTHER_HOOKS = ("asrkit_recipe_defaults", "asrkit_open_dataset")

@@ -28,6 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from asrkit.config import build_config, did_you_mean, to_dict
 from asrkit.errors import RecipeError
+from asrkit.kinds import RECIPE_SECTIONS, Kind
 from asrkit.registry import Registry
 from asrkit.train_config import TrainConfig
 
@@ -79,33 +80,18 @@ class Recipe:
                 "valid": [s.as_dict() for s in self.data.valid],
                 "test": [s.as_dict() for s in self.data.test],
             },
-            "features": self.features.as_dict(),
-            "augmenters": [s.as_dict() for s in self.augmenters],
-            "encoder": self.encoder.as_dict(),
-            "objective": self.objective.as_dict(),
-            "tokenizer": self.tokenizer.as_dict(),
-            "decoder": self.decoder.as_dict(),
-            "loggers": [s.as_dict() for s in self.loggers],
+            **{kind.recipe_key: _node_dict(getattr(self, kind.recipe_key)) for kind in RECIPE_SECTIONS},
             "train": {**to_dict(self.train), "valid_decoder": self.valid_decoder.as_dict()},
         }
 
 
-TOP_LEVEL_KEYS = (
-    "requires",
-    "data",
-    "features",
-    "augmenters",
-    "encoder",
-    "objective",
-    "tokenizer",
-    "decoder",
-    "loggers",
-    "train",
-)
+TOP_LEVEL_KEYS = ("requires", "data", *(kind.recipe_key for kind in RECIPE_SECTIONS), "train")
 DATA_KEYS = ("sample_rate", "train", "valid", "test")
 
-DEFAULTED_KEYS = ("features", "objective", "tokenizer", "decoder")
-"""Sections a recipe may leave out when a loaded plugin proposes a default (:func:`recipe_default`)."""
+
+def _node_dict(spec: ComponentSpec | tuple[ComponentSpec, ...]) -> Any:
+    return [s.as_dict() for s in spec] if isinstance(spec, tuple) else spec.as_dict()
+
 
 VALID_DECODER = "valid_decoder"
 """The key under ``train`` of the validation decoder's node."""
@@ -199,40 +185,39 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
     check_requirements(requires)
     if "encoder" not in data:
         raise RecipeError("encoder: required section is missing (e.g. encoder: {name: rescnn_bigru})")
-    for key in DEFAULTED_KEYS:
-        if key not in data:
-            data[key] = recipe_default(registry, key)
-    if "loggers" not in data:
-        data["loggers"] = copy.deepcopy(registry.recipe_defaults.get("loggers", []))
+    for kind in RECIPE_SECTIONS:
+        if kind.recipe_key not in data:
+            data[kind.recipe_key] = recipe_default(registry, kind)
     train = data.get("train")
     train = dict(train) if isinstance(train, dict) else train
     valid_node = train.pop(VALID_DECODER, None) if isinstance(train, dict) else None
     if valid_node is None:
         valid_node = copy.deepcopy(registry.recipe_defaults.get(f"train.{VALID_DECODER}", data["decoder"]))
+    sections = {
+        kind.recipe_key: (component_list if kind.many else component)(
+            registry, kind.name, data[kind.recipe_key], kind.recipe_key
+        )
+        for kind in RECIPE_SECTIONS
+    }
     return Recipe(
         requires=requires,
         data=_data_section(data.get("data") or {}, registry),
-        features=component(registry, "features", data["features"], "features"),
-        augmenters=component_list(registry, "augmenters", data.get("augmenters"), "augmenters"),
-        encoder=component(registry, "encoders", data["encoder"], "encoder"),
-        objective=component(registry, "objectives", data["objective"], "objective"),
-        tokenizer=component(registry, "tokenizers", data["tokenizer"], "tokenizer"),
-        decoder=component(registry, "decoders", data["decoder"], "decoder"),
-        loggers=component_list(registry, "loggers", data["loggers"], "loggers"),
+        **sections,
         train=build_config(TrainConfig, train, "train"),
         valid_decoder=component(registry, "decoders", valid_node, f"train.{VALID_DECODER}"),
     )
 
 
-def recipe_default(registry: Registry, key: str) -> Any:
-    """The node the plugins propose for ``key``; a one-line error when none does."""
-    if key in registry.recipe_defaults:
-        return copy.deepcopy(registry.recipe_defaults[key])
-    kind = {"features": "features", "objective": "objectives", "tokenizer": "tokenizers", "decoder": "decoders"}[key]
-    names = registry.names(kind)
-    choices = f"choices: {', '.join(names)}" if names else f"no loaded plugin provides {kind}"
+def recipe_default(registry: Registry, kind: Kind) -> Any:
+    """The node(s) the plugins propose for ``kind``'s section; a one-line error when a single node is missing."""
+    if kind.recipe_key in registry.recipe_defaults:
+        return copy.deepcopy(registry.recipe_defaults[kind.recipe_key])
+    if kind.many:
+        return []  # a list section nobody proposes anything for is empty
+    names = registry.names(kind.name)
+    choices = f"choices: {', '.join(names)}" if names else f"no loaded plugin provides {kind.name}"
     raise RecipeError(
-        f"{key}: required section is missing and no loaded plugin proposes a default "
+        f"{kind.recipe_key}: required section is missing and no loaded plugin proposes a default "
         f"({choices}; ASRKIT_LOAD_PLUGINS may leave asrkit's own plugins out)"
     )
 
