@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from asrkit.errors import RecipeError
+from asrkit.limits import short_repr
 
 DEFAULT_ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
 """a-z, the apostrophe and the space: what English character models and the data checks use by default."""
@@ -46,7 +47,7 @@ class TextNormalizer:
         if " " not in alphabet:
             raise RecipeError("alphabet: must contain the space ' ' (CTC needs word boundaries)")
         if len(set(alphabet)) != len(alphabet):
-            raise RecipeError(f"alphabet: {alphabet!r} has repeated characters")
+            raise RecipeError(f"alphabet: {short_repr(alphabet)} has repeated characters")
         for char in alphabet:
             # Normalization must be idempotent, so the alphabet must survive it unchanged.
             if unicodedata.normalize("NFKC", char).casefold() != char:

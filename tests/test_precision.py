@@ -215,7 +215,7 @@ def test_the_scaler_state_round_trips_through_last_pt_and_resume(build_parts) ->
     checkpoint = load_checkpoint(parts.report.checkpoint_dir / LAST)
     assert checkpoint["training"]["scaler"] == saved
     resumed = build_parts(mixed_precision("fp16", "cpu"))
-    resumed_state = restore(resumed.step, resumed.data, checkpoint)
+    resumed_state = restore(resumed.step, resumed.data, resumed.report, checkpoint)
     assert resumed.step.precision.scaler.state_dict() == saved
     assert (resumed_state.step, resumed_state.nonfinite_total) == (state.step, state.nonfinite_total) == (1, 1)
 

@@ -45,10 +45,11 @@ import torch
 
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import model_payload, model_state, save_atomic
+from asrkit.engine.checkpoint import load_weights, model_payload, model_state, save_atomic
 from asrkit.engine.distributed import all_gather_objects, all_reduce_sum
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.parts import DataPart, ReportPart, StepPart
+from asrkit.engine.skips import append_skips
 from asrkit.errors import TrainingError
 from asrkit.train_config import TrainConfig
 
@@ -235,18 +236,16 @@ def check_streak(config: TrainConfig, report: ReportPart, state: TrainState) -> 
     """Stop the run after ``max_nonfinite`` non-finite losses or gradients in a row."""
     if state.nonfinite_streak < config.max_nonfinite:
         return
-    last = report.checkpoint_dir / LAST
-    kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
     raise TrainingError(
         f"{state.nonfinite_streak} consecutive non-finite losses or gradients "
-        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {kept} "
+        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {_kept_checkpoint(report)} "
         f"(lower train.optimizer.lr, set train.grad_clip, or check the data)"
     )
 
 
 def finish_epoch(step: StepPart, data: DataPart, report: ReportPart, state: TrainState) -> None:
     """Report skips, validate, choose the best model, save checkpoints."""
-    report_skips(data, report, state)
+    report_skips(data, report, state, step.world.is_main)
     results = validate(step, data, report)
     metrics: dict[str, float] = {}
     loss_sum, utterances = state.epoch_loss
@@ -274,15 +273,17 @@ def finish_epoch(step: StepPart, data: DataPart, report: ReportPart, state: Trai
     save_last(step, data, report, state)
 
 
-def report_skips(data: DataPart, report: ReportPart, state: TrainState) -> None:
-    """One warning line for the utterances left out of this epoch (before training, or unreadable)."""
+def report_skips(data: DataPart, report: ReportPart, state: TrainState, is_main: bool) -> None:
+    """One warning line for the utterances left out of this epoch, and every one of them in ``skipped.jsonl``."""
     skips = SkipReport()
     skips.merge(data.selection)
     for part in all_gather_objects(state.epoch_skipped):
         for path, reason in part:
             skips.add(reason, path)
     if skips.total:
-        report.progress.warn(f"epoch {state.epoch + 1}: {skips.summary()}")
+        where = append_skips(report.checkpoint_dir.parent, state.epoch + 1, skips) if is_main else None
+        every = f"; every one in {where}" if where is not None else ""
+        report.progress.warn(f"epoch {state.epoch + 1}: {skips.summary(per_reason=True)}{every}")
 
 
 def validate(step: StepPart, data: DataPart, report: ReportPart) -> list[SetResult]:
@@ -346,15 +347,24 @@ def check_finite(step: StepPart, report: ReportPart, state: TrainState) -> None:
         return
     raise TrainingError(
         f"the model's weights are not finite after step {state.step}; stopping without saving "
-        f"(the last good checkpoint in {report.checkpoint_dir} is kept); "
-        "lower train.optimizer.lr or set train.grad_clip"
+        f"({_kept_checkpoint(report)}); lower train.optimizer.lr or set train.grad_clip"
     )
 
 
-def restore(step: StepPart, data: DataPart, checkpoint: dict[str, Any]) -> TrainState:
+def _kept_checkpoint(report: ReportPart) -> str:
+    """What a stopped run leaves to resume from: only say a checkpoint is kept when there is one."""
+    last = report.checkpoint_dir / LAST
+    return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
+
+
+def restore(step: StepPart, data: DataPart, report: ReportPart, checkpoint: dict[str, Any]) -> TrainState:
     """Load ``last.pt``'s training state into the parts; returns the state to continue from."""
     training = checkpoint["training"]
-    step.model.load_state_dict(model_state(checkpoint, step.model))
+    load_weights(
+        step.model,
+        model_state(checkpoint, step.model),
+        f"--resume: {report.checkpoint_dir / LAST} does not fit the model",
+    )
     step.optimizer.load_state_dict(training["optimizer"])
     step.schedule.load_state_dict(training["schedule"])
     if step.precision.scaler is not None and training.get("scaler") is not None:
