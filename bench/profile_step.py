@@ -94,15 +94,15 @@ def main() -> None:
         write_corpus(root, plan_durations(args.warmup + args.steps, args.max_seconds, 0, args.quick), 0)
         parts, parameters = build_parts(options, root, overrides)
         seconds: dict[str, float] = defaultdict(float)
-        state, batches = TrainState(), iter(parts.loader)
-        parts.model.train()
+        step_parts, state, batches = parts.step, TrainState(), iter(parts.data.loader)
+        step_parts.model.train()
         for _ in range(args.warmup):
-            batch_step(parts, next(batches), True, True, 1)
-            optimizer_step(parts, state)
-            parts.optimizer.zero_grad(set_to_none=True)
-        add_timers(stage_modules(parts.model), seconds)
+            batch_step(step_parts, next(batches), True, True, 1)
+            optimizer_step(step_parts, state)
+            step_parts.optimizer.zero_grad(set_to_none=True)
+        add_timers(stage_modules(step_parts.model), seconds)
         whole: dict[str, float] = defaultdict(float)  # the model's whole forward, to find what no hook saw
-        add_timers([("model", parts.model)], whole)
+        add_timers([("model", step_parts.model)], whole)
         audio = 0.0
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             for _ in range(args.steps):
@@ -115,7 +115,7 @@ def main() -> None:
                     sum(whole.values()),
                 )
                 start = time.perf_counter()
-                batch_step(parts, batch, True, True, 1)
+                batch_step(step_parts, batch, True, True, 1)
                 step = time.perf_counter() - start
                 forward = sum(whole.values()) - forward_before
                 hooked = sum(v for k, v in seconds.items() if k.startswith("forward/")) - hooked_before
@@ -123,10 +123,10 @@ def main() -> None:
                 seconds["forward/rest"] += forward - hooked
                 seconds["backward"] += step - forward
                 start = time.perf_counter()
-                optimizer_step(parts, state)
-                parts.optimizer.zero_grad(set_to_none=True)
+                optimizer_step(step_parts, state)
+                step_parts.optimizer.zero_grad(set_to_none=True)
                 seconds["optimizer"] += time.perf_counter() - start
-        del parts
+        del parts, step_parts, batches
     total = sum(seconds.values())
     operators = sorted(profile.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[: args.top]
     profiled = sum(e.self_cpu_time_total for e in profile.key_averages())
