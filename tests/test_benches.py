@@ -81,3 +81,20 @@ def test_train_sweep_quick_prints_a_row_per_setting(tmp_path: Path) -> None:
     assert [r["setting"] for r in reports] == ["fp32", "fp16+padded"]
     assert all(r["audio_s_per_s"] > 0 and r["steps"] == 1 for r in reports)
     assert "encoder.train_rnn=padded" in reports[1]["overrides"]
+
+
+def test_confidence_auc_reports_each_decoder(random_checkpoint: Path, repo_root: Path) -> None:
+    data = f"{repo_root / 'tests' / 'fixtures' / 'librispeech'}:test-clean"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "confidence_auc.py"), "--checkpoint", str(random_checkpoint), "--data", data],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["utterances"] == 3
+    for decoder in ("greedy", "beam"):
+        counts = report[decoder]
+        assert counts["right_words"] + counts["wrong_words"] > 0  # a random model says something
+        assert 0.0 <= counts["mean_confidence_wrong"] <= 1.0
