@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,9 @@ class Segmenter:
 
     def finish(self) -> list[Span]:
         """The segment still open at the end of the recording."""
-        return self._close(self._window, padded=True) if self._start is not None else []
+        if self._start is None:
+            return []
+        return self._close(self._window if self._silence is None else self._silence, padded=True)
 
     def _close(self, end_window: int, padded: bool) -> list[Span]:
         start_window, self._start, self._silence = self._start or 0, None, None
@@ -119,7 +122,9 @@ def load_vad_model() -> Callable[[torch.Tensor, int], Any]:
         from silero_vad import load_silero_vad
     except ImportError:
         raise PluginError("--segment vad needs the silero-vad package: pip install 'asrkit[vad]'") from None
-    return load_silero_vad(onnx=True)
+    with warnings.catch_warnings():  # silero-vad 6 finds its model with a deprecated importlib.resources call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return load_silero_vad(onnx=True)
 
 
 def speech_spans(
