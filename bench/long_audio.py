@@ -32,6 +32,7 @@ import soundfile
 RATE = 16000
 SILENCE_EVERY_SECONDS = 600.0
 SILENCE_SECONDS = 30.0
+EDGE_SECONDS = 0.3
 
 
 def generate(path: Path, minutes: float, corpus: Path) -> list[tuple[float, float]]:
@@ -120,7 +121,8 @@ def main() -> None:
         report = json.loads(done.stdout)
         file_mb = audio.stat().st_size / 2**20
     starts = report.pop("word_starts")
-    in_silence = sum(any(a <= s < b for a, b in silences) for s in starts)
+    # A word may start just before a stretch of silence ends (the segment's padding); count only the inside.
+    in_silence = sum(any(a + EDGE_SECONDS <= s < b - EDGE_SECONDS for a, b in silences) for s in starts)
     audio_seconds = args.minutes * 60
     report = {
         "audio_minutes": args.minutes,

@@ -99,6 +99,12 @@ class Segmenter:
             self._start, self._silence, self._weakest = cut, None, (math.inf, cut)
         return done
 
+    @property
+    def needed_from(self) -> float:
+        """The earliest second a future segment can still start at (audio before it can be dropped)."""
+        first = self._window if self._start is None else self._start
+        return max(self._last_end, first * WINDOW_SECONDS - self.config.speech_pad_seconds, 0.0)
+
     def finish(self) -> list[Span]:
         """The segment still open at the end of the recording."""
         if self._start is None:

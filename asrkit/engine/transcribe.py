@@ -19,9 +19,9 @@ transcribed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -116,11 +116,21 @@ def _segment_json(segment: Segment) -> dict[str, object]:
 
 
 def plan_chunks(
-    paths: Sequence[str], chunk_seconds: float, segment: SegmentMode = "fixed", vad: VadConfig | None = None
+    paths: Sequence[str],
+    chunk_seconds: float,
+    segment: SegmentMode = "fixed",
+    vad: VadConfig | None = None,
+    vad_model: Callable[[torch.Tensor, int], Any] | None = None,
 ) -> tuple[list[Transcript], list[Chunk]]:
-    """One :class:`Transcript` per path (with an error when it is unreadable) and the chunks to decode."""
+    """One :class:`Transcript` per path (with an error when it is unreadable) and the chunks to decode.
+
+    ``vad_model`` (for ``segment="vad"``): a silero-vad model to reuse, else one is loaded.
+    """
     transcripts, chunks = [], []
-    vad_model = load_vad_model() if segment == "vad" else None
+    if segment == "vad" and vad_model is None:
+        vad_model = load_vad_model()
+    if segment != "vad":
+        vad_model = None
     vad = vad or VadConfig(max_segment_seconds=chunk_seconds)
     for index, path in enumerate(paths):
         transcript = Transcript(path)
@@ -169,9 +179,23 @@ def transcribe(
                 except AudioError as exc:
                     transcripts[chunk.file].error = str(exc)
                     continue
-                if wave.numel() and wave.abs().max() > 0:  # an empty file or digital silence has nothing to say
+                if has_sound(wave):
                     loaded.append((chunk, wave))
-            pieces.update(_decode(model, decoder, loaded, device, timestamps))
+            hypotheses = decode_waves(model, decoder, [wave for _, wave in loaded], device, timestamps)
+            pieces.update(zip((chunk for chunk, _ in loaded), hypotheses, strict=True))
+    collect(transcripts, chunks, pieces, timestamps)
+    return transcripts
+
+
+def has_sound(wave: torch.Tensor) -> bool:
+    """False for an empty waveform or digital silence (all zeros), which have nothing to say."""
+    return bool(wave.numel()) and bool(wave.abs().max() > 0)
+
+
+def collect(
+    transcripts: list[Transcript], chunks: Sequence[Chunk], pieces: dict[Chunk, Hypothesis], timestamps: bool
+) -> None:
+    """Add each decoded chunk to its file's transcript as a segment, its word times shifted to the file's."""
     for chunk in chunks:
         transcript = transcripts[chunk.file]
         if transcript.error is not None or chunk not in pieces:
@@ -195,24 +219,23 @@ def transcribe(
     for transcript in transcripts:
         if timestamps and transcript.error is None and transcript.words is None:
             transcript.words = []
-    return transcripts
 
 
-def _decode(
+def decode_waves(
     model: AcousticModel,
     decoder: Decoder,
-    loaded: list[tuple[Chunk, torch.Tensor]],
+    waves: Sequence[torch.Tensor],
     device: torch.device,
     timestamps: bool,
-) -> dict[Chunk, Hypothesis]:
-    """The hypotheses of one batch of chunks with their ``(S,)`` waveforms."""
-    if not loaded:
-        return {}
-    lengths = torch.tensor([wave.shape[0] for _, wave in loaded])
-    padded = torch.zeros(len(loaded), int(lengths.max()))
-    for row, (_, wave) in enumerate(loaded):
+) -> list[Hypothesis]:
+    """One hypothesis per ``(S,)`` waveform, decoded as one padded batch (the model in eval mode)."""
+    if not waves:
+        return []
+    lengths = torch.tensor([wave.shape[0] for wave in waves])
+    padded = torch.zeros(len(waves), int(lengths.max()))
+    for row, wave in enumerate(waves):
         padded[row, : wave.shape[0]] = wave
-    logits, frames = model(padded.to(device), lengths.to(device))
+    with torch.inference_mode():
+        logits, frames = model(padded.to(device), lengths.to(device))
     log_probs = logits.float().log_softmax(dim=-1).cpu()
-    hypotheses = decoder.decode(log_probs, frames.cpu(), model.frame_seconds if timestamps else None)
-    return {chunk: hyp for (chunk, _), hyp in zip(loaded, hypotheses, strict=True)}
+    return decoder.decode(log_probs, frames.cpu(), model.frame_seconds if timestamps else None)
