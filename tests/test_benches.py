@@ -98,3 +98,20 @@ def test_confidence_auc_reports_each_decoder(random_checkpoint: Path, repo_root:
         counts = report[decoder]
         assert counts["right_words"] + counts["wrong_words"] > 0  # a random model says something
         assert 0.0 <= counts["mean_confidence_wrong"] <= 1.0
+
+
+@pytest.mark.slow
+def test_serve_load_compares_batched_and_one_at_a_time(random_checkpoint: Path) -> None:
+    command = [sys.executable, str(BENCH / "serve_load.py"), "--checkpoint", str(random_checkpoint)]
+    command += ["--clients", "3", "--requests", "6", "--rounds", "1", "--segment", "fixed"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=BENCH.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    for mode in ("batched", "one_at_a_time"):
+        figures = report[mode]
+        assert figures["errors"] == 0 and figures["requests_per_s"] > 0 and figures["audio_s_per_s"] > 0
+        assert 0 < figures["latency_p50_s"] <= figures["latency_p95_s"]
+    assert report["one_at_a_time"]["mean_batch_size"] == 1.0
+    assert report["batching_gain"] == pytest.approx(
+        report["batched"]["requests_per_s"] / report["one_at_a_time"]["requests_per_s"], abs=0.01
+    )
