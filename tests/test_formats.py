@@ -118,3 +118,15 @@ def test_several_files_of_subtitles_need_an_output_dir(random_checkpoint: Path) 
     audio = [str(p) for p in sorted(DEMO_TEST.rglob("*.flac"))[:2]]
     result = CliRunner().invoke(main, ["transcribe", str(random_checkpoint), *audio, "--format", "srt"])
     assert result.exit_code == 1 and "needs --output-dir" in result.stderr
+
+
+def test_beam_nbest_must_fit_in_the_beam() -> None:
+    from asrkit.build import build
+    from asrkit.recipe import component
+    from asrkit.registry import load_registry
+
+    registry = load_registry()
+    tokenizer = build(registry, component(registry, "tokenizers", {"name": "char"}, "tokenizer"))
+    spec = component(registry, "decoders", {"name": "beam", "beam_width": 2, "nbest": 3}, "decoder")
+    with pytest.raises(RecipeError, match=r"nbest: must be between 1 and beam_width \(2\), got 3"):
+        build(registry, spec, tokenizer=tokenizer)
