@@ -167,6 +167,27 @@ def test_websocket_returns_each_completed_segment(server: str) -> None:
         position += (len(clip) + 8000) / 16000
 
 
+def test_websocket_refuses_half_samples_and_the_server_stays_up(server: str) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError
+
+    async def talk() -> tuple[list[dict], int | None]:
+        messages = []
+        async with connect(server.replace("http", "ws") + "/stream") as ws:
+            await ws.send(b"\x00\x01\x02")  # one and a half 16-bit samples
+            try:
+                async for message in ws:
+                    messages.append(json.loads(message))
+            except ConnectionClosedError as closed:
+                return messages, closed.rcvd.code if closed.rcvd else None
+        return messages, None
+
+    messages, code = asyncio.run(talk())
+    assert messages == [{"error": "audio messages must hold whole 16-bit samples"}] and code == 1003
+    with urllib.request.urlopen(f"{server}/health", timeout=5) as response:
+        assert json.load(response)["status"] == "ok"
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
