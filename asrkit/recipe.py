@@ -57,6 +57,7 @@ class Recipe:
     features: ComponentSpec
     augmenters: tuple[ComponentSpec, ...]
     encoder: ComponentSpec
+    objective: ComponentSpec
     tokenizer: ComponentSpec
     decoder: ComponentSpec
     loggers: tuple[ComponentSpec, ...]
@@ -74,6 +75,7 @@ class Recipe:
             "features": self.features.as_dict(),
             "augmenters": [s.as_dict() for s in self.augmenters],
             "encoder": self.encoder.as_dict(),
+            "objective": self.objective.as_dict(),
             "tokenizer": self.tokenizer.as_dict(),
             "decoder": self.decoder.as_dict(),
             "loggers": [s.as_dict() for s in self.loggers],
@@ -81,12 +83,24 @@ class Recipe:
         }
 
 
-TOP_LEVEL_KEYS = ("requires", "data", "features", "augmenters", "encoder", "tokenizer", "decoder", "loggers", "train")
+TOP_LEVEL_KEYS = (
+    "requires",
+    "data",
+    "features",
+    "augmenters",
+    "encoder",
+    "objective",
+    "tokenizer",
+    "decoder",
+    "loggers",
+    "train",
+)
 DATA_KEYS = ("sample_rate", "train", "valid", "test")
 
 DEFAULTS: dict[str, Any] = {
     "features": {"name": "log_mel"},
     "augmenters": [],
+    "objective": {"name": "ctc"},
     "tokenizer": {"name": "char"},
     "decoder": {"name": "greedy"},
     "loggers": [{"name": "console"}, {"name": "jsonl"}],
@@ -189,6 +203,7 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
         features=component(registry, "features", data["features"], "features"),
         augmenters=component_list(registry, "augmenters", data["augmenters"], "augmenters"),
         encoder=component(registry, "encoders", data["encoder"], "encoder"),
+        objective=component(registry, "objectives", data["objective"], "objective"),
         tokenizer=component(registry, "tokenizers", data["tokenizer"], "tokenizer"),
         decoder=component(registry, "decoders", data["decoder"], "decoder"),
         loggers=component_list(registry, "loggers", data["loggers"], "loggers"),

@@ -14,7 +14,7 @@ from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
 from asrkit.interfaces import INTERFACES, KINDS
-from asrkit.plugins import AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
+from asrkit.plugins import PLUGIN_API_VERSION, AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Registry:
         self._components: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in KINDS}
         self._failed: list[BrokenPlugin] = []
         self._conflicts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self._refused: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         for hook_name, kind in HOOK_KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 self._collect(kind, impl.plugin_name, impl.function)
@@ -71,7 +72,14 @@ class Registry:
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
             return
+        outdated = [cls for cls in classes if outdated_contract(kind, cls)]
+        for cls in outdated:
+            message = outdated_contract(kind, cls).format(plugin=f"plugin '{plugin_name}' ({source.package})")
+            self._refused[kind][cls.name] = message
+            self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
         for cls in classes:
+            if cls in outdated:
+                continue
             taken = self._components[kind].get(cls.name)
             if taken is not None:
                 # Refuse both: which one a recipe got would depend on load order.
@@ -100,6 +108,8 @@ class Registry:
             raise RecipeError(f"unknown component kind '{kind}'; kinds: {', '.join(KINDS)}" + did_you_mean(kind, KINDS))
         if name in self._conflicts[kind]:
             raise PluginError(self._conflicts[kind][name])
+        if name in self._refused[kind] and name not in self._components[kind]:
+            raise PluginError(self._refused[kind][name])
         found = self._components[kind].get(name)
         if found is not None:
             return found
@@ -125,6 +135,32 @@ def _check_shape(kind: str, cls: Any) -> None:
     base = INTERFACES[kind]
     if not issubclass(cls, base):
         raise PluginError(f"{kind} component '{name}' does not derive from asrkit.interfaces.{base.__name__}")
+
+
+MIGRATION_DOCS = "docs/plugins.md#migrating-from-asrkit-01"
+"""Where a plugin author reads what changed in the plugin API."""
+
+
+def outdated_contract(kind: str, cls: type) -> str | None:
+    """Why ``cls`` is written against asrkit 0.1's contract of its kind (``{plugin}`` left to fill in), or None.
+
+    0.1 encoders were built with ``num_classes`` and returned logits; today the
+    objective owns the output layer. Building one would fail, or worse, train
+    a model whose encoder output is taken for hidden features.
+    """
+    if kind != "encoders":
+        return None
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return None
+    if "num_classes" not in parameters:
+        return None
+    return (
+        f"encoders component '{cls.name}' of {{plugin}} is written for asrkit 0.1 (built with num_classes, "
+        f"returning logits); asrkit plugin API {PLUGIN_API_VERSION} encoders return hidden features: "
+        f"see {MIGRATION_DOCS}"
+    )
 
 
 def load_registry(autoload: bool | None = None, allowed: set[str] | None = None) -> Registry:

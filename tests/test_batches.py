@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data._utils.pin_memory import pin_memory as dataloader_pin_memory
 
+from asrkit.ctc import ctc_fits
 from asrkit.data.batches import (
     Batch,
     LoadedItem,
@@ -189,6 +190,7 @@ def test_select_drops_what_cannot_be_trained_on_with_one_frame_count_call() -> N
         normalize=lambda text: text.strip().lower(),
         encode=lambda text: [ord(c) for c in text],
         output_frames=frames,
+        fits=ctc_fits,
         sample_rate=16000,
         max_duration=20.0,
     )
@@ -207,6 +209,7 @@ def test_select_drops_what_cannot_be_trained_on_with_one_frame_count_call() -> N
         normalize=str.lower,
         encode=lambda text: [1],
         output_frames=frames,
+        fits=ctc_fits,
         sample_rate=16000,
         max_duration=None,
     )

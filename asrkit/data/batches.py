@@ -11,7 +11,7 @@ trainer prints as one warning line.
 Typical use::
 
     entries, report = select_utterances(entries, normalize=..., encode=..., output_frames=model.output_lengths,
-                                        sample_rate=16000, max_duration=20.0)
+                                        fits=model.objective.fits, sample_rate=16000, max_duration=20.0)
     loader = DataLoader(UtteranceDataset(entries, 16000), batch_sampler=DurationBatchSampler(...),
                         collate_fn=collate_batch, num_workers=2, pin_memory=True)
     for batch in loader:
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from asrkit.ctc import count_repeats, ctc_feasible
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
 
@@ -210,6 +209,7 @@ def select_utterances(
     normalize: Callable[[str], str],
     encode: Callable[[str], list[int]],
     output_frames: Callable[[Tensor], Tensor],
+    fits: Callable[[Tensor, list[list[int]]], Tensor],
     sample_rate: int,
     max_duration: float | None,
 ) -> tuple[list[Entry], SkipReport]:
@@ -217,18 +217,18 @@ def select_utterances(
 
     Dropped: transcripts empty after ``normalize``/``encode``; audio of zero
     duration; utterances longer than ``max_duration`` seconds; and those whose
-    ``L`` labels (with ``R`` adjacent repeats, which CTC must separate by a
-    blank) need more than the ``T'`` output frames the model gives them, i.e.
-    ``T' < L + R``. ``output_frames`` maps ``(B,)`` int64 sample counts to
-    ``(B,)`` output frame counts (``AcousticModel.output_lengths``); it is
-    called once, on every candidate together.
+    labels the objective cannot learn from the ``T'`` output frames the model
+    gives them (``fits``, the objective's check: for CTC, ``L`` labels with
+    ``R`` adjacent repeats need ``T' ≥ L + R``). ``output_frames`` maps ``(B,)``
+    int64 sample counts to ``(B,)`` output frame counts
+    (``AcousticModel.output_lengths``); both are called once, on every
+    candidate together.
 
     Returns the kept entries in their original order and the report.
     """
     report = SkipReport(considered=len(entries))
     candidates: list[Entry] = []
-    label_counts: list[int] = []
-    repeat_counts: list[int] = []
+    targets: list[list[int]] = []
     for entry in entries:
         utterance = entry[1]
         ids = encode(normalize(utterance.text))
@@ -240,14 +240,13 @@ def select_utterances(
             report.add(TOO_LONG, utterance.audio_path)
         else:
             candidates.append(entry)
-            label_counts.append(len(ids))
-            repeat_counts.append(count_repeats(ids))
+            targets.append(list(ids))
     if not candidates:
         return [], report
     samples = torch.tensor([round(u.duration * sample_rate) for _, u in candidates], dtype=torch.int64)
     with torch.no_grad():
         frames = output_frames(samples)
-    feasible = ctc_feasible(frames, torch.tensor(label_counts), torch.tensor(repeat_counts)).tolist()
+        feasible = fits(frames, targets).tolist()
     kept = []
     for entry, ok in zip(candidates, feasible, strict=True):
         if ok:

@@ -2,10 +2,13 @@
 
 A checkpoint is a dict of tensors, numbers, strings, lists and dicts:
 
-- ``format``, ``asrkit_version``: what wrote it;
+- ``format``, ``asrkit_version``: what wrote it (format 1: asrkit 0.1, whose
+  encoders ended in the output layer; format 2: the objective owns it, and
+  format-1 weights are renamed on loading by the encoder's
+  ``upgrade_state_dict``);
 - ``recipe``: the resolved recipe (every default filled in);
-- ``model``: the acoustic model's ``state_dict`` (learned feature statistics
-  are buffers, so they are in it);
+- ``model``: the acoustic model's ``state_dict`` (features, encoder and
+  objective; learned feature statistics are buffers, so they are in it);
 - ``tokenizer``: the tokenizer's ``state_dict`` (a fitted vocabulary);
 - ``training`` (``last.pt`` only): everything ``--resume`` needs, see
   :mod:`asrkit.engine.trainer`;
@@ -37,7 +40,9 @@ from asrkit.model import AcousticModel
 from asrkit.recipe import Recipe, parse_recipe
 from asrkit.registry import Registry
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+"""Checkpoint formats this asrkit loads: 1 was written by asrkit 0.1."""
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
@@ -96,12 +101,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a readable asrkit checkpoint: {reason}") from None
     if not isinstance(payload, dict) or "model" not in payload or "recipe" not in payload:
         raise CheckpointError(f"{path} is not an asrkit checkpoint (no model and recipe in it)")
-    if payload.get("format") != FORMAT_VERSION:
+    if payload.get("format") not in READABLE_FORMATS:
         raise CheckpointError(
             f"{path} has checkpoint format {payload.get('format')!r}; this asrkit "
-            f"({__version__}) reads format {FORMAT_VERSION}"
+            f"({__version__}) reads formats {', '.join(map(str, READABLE_FORMATS))}"
         )
     return payload
+
+
+def model_state(payload: dict[str, Any], model: AcousticModel) -> dict[str, torch.Tensor]:
+    """The checkpoint's model weights, renamed for today's model when an older format wrote them."""
+    state = payload["model"]
+    written = int(payload.get("format", FORMAT_VERSION))
+    if written < FORMAT_VERSION:
+        state = type(model.encoder).upgrade_state_dict(dict(state), written)
+    return state
 
 
 @dataclass
@@ -125,7 +139,7 @@ def load_model(path: str | Path, registry: Registry, device: torch.device | str 
     tokenizer.load_state_dict(payload.get("tokenizer", {}))
     model = build_model(registry, recipe, tokenizer)
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(model_state(payload, model))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path}: the weights do not fit the model of its recipe: {first}") from None

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from asrkit import __version__
 from asrkit.data.batches import UtteranceDataset
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import load_checkpoint
+from asrkit.engine.checkpoint import load_checkpoint, model_state
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
@@ -232,7 +232,7 @@ def test(
     barrier()  # best.pt was written by rank 0
     best = parts.checkpoint_dir / BEST
     if best.exists():
-        parts.model.load_state_dict(load_checkpoint(best)["model"])
+        parts.model.load_state_dict(model_state(load_checkpoint(best), parts.model))
     results = []
     for test_set in tests:
         evaluation = evaluate(
@@ -326,7 +326,8 @@ def _announce(progress: Progress, parts: TrainingParts, recipe: Recipe) -> None:
     hours = sum(utterance.duration for _, utterance in entries) / 3600
     progress.print(
         f"asrkit {__version__}: training {params:,} parameters on {len(entries)} utterances ({hours:.2f} h), "
-        f"{recipe.tokenizer.name} tokenizer ({parts.tokenizer.num_classes} classes), {parts.device} "
-        f"{parts.precision.name}, {parts.world.world_size} process(es), "
+        f"{recipe.objective.name} objective, {recipe.tokenizer.name} tokenizer "
+        f"({parts.tokenizer.num_classes} classes), {parts.device} {parts.precision.name}, "
+        f"{parts.world.world_size} process(es), "
         f"{len(parts.sampler)} batches per epoch per process"
     )

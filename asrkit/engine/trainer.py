@@ -3,8 +3,8 @@
 One optimizer step covers ``accumulate_grad`` batches (a *window*). For each
 batch, on every rank:
 
-1. forward on the training device (features and augmenters included), CTC
-   loss per utterance, divided by its transcript length (PyTorch's ``mean``);
+1. forward on the training device (features and augmenters included) to the
+   objective's loss per utterance (CTC: divided by its transcript length);
 2. one small all-reduce of ``[loss sum, utterances, non-finite?, empty?,
    checkpoint due?]``, so that every rank takes the same decisions;
 3. a non-finite loss on any rank (or a batch whose audio all failed to load)
@@ -41,11 +41,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from asrkit.ctc import ctc_loss
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import model_payload, save_atomic
+from asrkit.engine.checkpoint import model_payload, model_state, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
@@ -179,12 +178,9 @@ def batch_step(
         per_utterance = None
         if len(batch):
             batch = batch.to(device, non_blocking=True)
-            with parts.precision.autocast():
-                logits, frames = parts.wrapped(batch.waveforms, batch.lengths)
             targets = [parts.tokenizer.encode(text) for text in batch.texts]
-            loss = ctc_loss(logits, frames, targets, blank=parts.tokenizer.blank_id).per_utterance
-            lengths = torch.tensor([max(1, len(t)) for t in targets], device=loss.device, dtype=loss.dtype)
-            per_utterance = loss / lengths
+            with parts.precision.autocast():
+                per_utterance = parts.wrapped(batch.waveforms, batch.lengths, targets).float()
             local_sum = per_utterance.sum().detach()
         else:
             local_sum = torch.zeros((), device=device)
@@ -386,7 +382,7 @@ def check_finite(parts: TrainingParts, state: TrainState) -> None:
 def restore(parts: TrainingParts, checkpoint: dict[str, Any]) -> TrainState:
     """Load ``last.pt``'s training state into ``parts``; returns the state to continue from."""
     training = checkpoint["training"]
-    parts.model.load_state_dict(checkpoint["model"])
+    parts.model.load_state_dict(model_state(checkpoint, parts.model))
     parts.optimizer.load_state_dict(training["optimizer"])
     parts.schedule.load_state_dict(training["schedule"])
     if parts.precision.scaler is not None and training.get("scaler") is not None:

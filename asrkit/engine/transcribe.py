@@ -236,6 +236,5 @@ def decode_waves(
     for row, wave in enumerate(waves):
         padded[row, : wave.shape[0]] = wave
     with torch.inference_mode():
-        logits, frames = model(padded.to(device), lengths.to(device))
-    log_probs = logits.float().log_softmax(dim=-1).cpu()
-    return decoder.decode(log_probs, frames.cpu(), model.frame_seconds if timestamps else None)
+        log_probs, frames = model.log_probs(padded.to(device), lengths.to(device))
+    return decoder.decode(log_probs.float().cpu(), frames.cpu(), model.frame_seconds if timestamps else None)
