@@ -26,6 +26,7 @@ from asrkit.engine import rng
 from asrkit.engine.checkpoint import load_checkpoint, model_state
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
+from asrkit.engine.finetune import freeze_for_steps, frozen_parameters, initialize_from
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog, open_loggers
 from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps_per_epoch
@@ -99,6 +100,8 @@ def _run(
     if not corpus.train:
         raise DataError("data.train: no training utterances (is the recipe's data section right?)")
     tokenizer, model = _build_model(registry, recipe, corpus, checkpoint, device, world)
+    if checkpoint is None and recipe.train.init_from is not None:
+        progress.print(initialize_from(recipe.train.init_from, model, tokenizer, registry))
     # Built before training, so that a bad decoder setting (a missing LM file) fails now, not after it.
     decoders = make_decoders(registry, recipe, tokenizer)
     log = MetricsLog([])
@@ -116,6 +119,8 @@ def _run(
             state = TrainState()
             log.hyperparams(parts.recipe)
         _announce(progress, parts, recipe)
+        frozen = frozen_parameters(model, recipe.train.freeze)
+        freeze_for_steps(parts.optimizer, frozen, recipe.train.freeze_steps - state.step)
         notice = fallback_notice(recipe.train.precision, parts.precision)
         if notice is not None:
             progress.warn(notice)
