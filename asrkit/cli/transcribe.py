@@ -10,6 +10,7 @@ import click
 
 from asrkit.build import build
 from asrkit.cli import err_console, escape
+from asrkit.data.rates import low_rate_warning
 from asrkit.engine.checkpoint import load_model
 from asrkit.engine.formats import FORMATS, Format, output_paths, render
 from asrkit.engine.inference import decoder_spec, inference_device
@@ -119,6 +120,8 @@ def transcribe(
             raise RecipeError(reason) from None
         raise
     built = build(registry, spec, tokenizer=loaded.tokenizer)
+    for warning in filter(None, (low_rate_warning(path, loaded.recipe.data.sample_rate) for path in audio)):
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     try:
         transcripts = transcribe_files(
             loaded.model,
