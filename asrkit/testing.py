@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,11 @@ from asrkit.interfaces import (
     Hypothesis,
     IntermediateOutputs,
     RunInfo,
+    Tokenizer,
     Utterance,
 )
 from asrkit.plugins import AsrkitPluginManager, PluginSource, make_plugin_manager
+from asrkit.text import DEFAULT_ALPHABET, TextNormalizer
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
@@ -218,6 +220,8 @@ def _check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:
 class _TwoLayerEncoder(torch.nn.Module):
     """Stands in for an encoder with intermediate outputs when an objective is checked alone."""
 
+    name = "two_layers"
+
     def __init__(self, hidden_dim: int) -> None:
         super().__init__()
         self.output_dim = hidden_dim
@@ -226,13 +230,49 @@ class _TwoLayerEncoder(torch.nn.Module):
     def layer_dim(self, layer: int) -> int:
         return 10
 
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        raise NotImplementedError("the objective check gives the layer outputs directly")
 
-def _letters_tokenizer() -> Any:
-    from asrkit.registry import Registry
 
-    registry = Registry(make_plugin_manager(autoload=False))
-    char = registry.get("tokenizers", "char").cls
-    return char(char.Config())
+class _AlphabetTokenizer(Tokenizer):
+    """Characters of :data:`asrkit.text.DEFAULT_ALPHABET` plus a last blank: what objectives and decoders are
+    checked with when no tokenizer is given (the core's own, so the checks need no tokenizer plugin)."""
+
+    name = "alphabet"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        pass
+
+    def __init__(self, config: Any = None) -> None:
+        self._normalize = TextNormalizer(DEFAULT_ALPHABET)
+
+    @property
+    def num_classes(self) -> int:
+        return len(DEFAULT_ALPHABET) + 1
+
+    @property
+    def blank_id(self) -> int:
+        return len(DEFAULT_ALPHABET)
+
+    @property
+    def labels(self) -> list[str]:
+        return [*DEFAULT_ALPHABET, ""]
+
+    def normalize(self, text: str) -> str:
+        return self._normalize(text)
+
+    def encode(self, text: str) -> list[int]:
+        return [DEFAULT_ALPHABET.index(c) for c in self._normalize(text)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(DEFAULT_ALPHABET[i] for i in ids)
+
+
+def _letters_tokenizer() -> Tokenizer:
+    return _AlphabetTokenizer()
 
 
 def _check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:
