@@ -46,20 +46,32 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Word:
-    """A decoded word with its start and end time in seconds."""
+    """A decoded word with its start and end time in seconds.
+
+    ``confidence`` is in [0, 1] when the decoder computes one: for the
+    built-in decoders, the mean posterior of the word's tokens, each token's
+    posterior taken at its most probable frame (see ``docs/decoding.md``).
+    """
 
     word: str
     start: float
     end: float
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """A decoder's result for one utterance. ``words`` is set when timestamps were asked for."""
+    """A decoder's result for one utterance. ``words`` is set when timestamps were asked for.
+
+    ``score`` is the decoder's log score of the hypothesis (higher is better).
+    ``alternatives`` are the next best hypotheses, best first, when the
+    decoder was asked for an n-best list.
+    """
 
     text: str
     words: tuple[Word, ...] | None = None
     score: float | None = None
+    alternatives: tuple[Hypothesis, ...] = ()
 
 
 class Dataset(abc.ABC):

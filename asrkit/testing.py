@@ -138,6 +138,18 @@ def _check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     torch.testing.assert_close(
         noisy_feats[1, :n], feats[1, :n], atol=1e-4, rtol=1e-4, msg="samples past a row's length changed its features"
     )
+    _check_export_form(module, (waves, lengths), feats, frames)
+
+
+def _check_export_form(module: Any, inputs: tuple[torch.Tensor, torch.Tensor], want: Any, lengths: Any) -> None:
+    """A component that claims :class:`Exportable` gives its outputs on every valid frame through its export form."""
+    if not isinstance(module, Exportable):
+        return
+    with torch.no_grad():
+        got, got_lengths = module.export_module().eval()(*inputs)
+    assert torch.equal(got_lengths, lengths), "export_module() must give the same lengths"
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(got[row, :n], want[row, :n], atol=1e-4, rtol=1e-4, msg="export_module() differs")
 
 
 def _check_augmenter(cls: type, config: Any, deps: dict[str, Any]) -> None:
@@ -182,12 +194,7 @@ def _check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
         assert sorted(taken) == layers, "forward_intermediate must return every layer asked for"
         for layer, output in taken.items():
             assert output.shape[:2] == hidden.shape[:2] and output.shape[2] == module.layer_dim(layer)
-    if isinstance(module, Exportable):
-        with torch.no_grad():
-            exported, exported_lengths = module.export_module().eval()(x, lengths)
-        assert torch.equal(exported_lengths, out_lengths)
-        for row, m in enumerate(out_lengths.tolist()):
-            torch.testing.assert_close(exported[row, :m], hidden[row, :m], atol=1e-4, rtol=1e-4)
+    _check_export_form(module, (x, lengths), hidden, out_lengths)
 
 
 def _check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:

@@ -162,3 +162,11 @@ def test_a_recipe_leaving_out_a_section_nobody_provides_says_what_is_missing(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output
     assert "objective: required section is missing" in lines[0] and "ASRKIT_LOAD_PLUGINS" in lines[0]
+
+
+def test_the_allowlist_applies_to_the_builtins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASRKIT_LOAD_PLUGINS", "asrkit_decoders")
+    registry = load_registry()
+    assert "greedy" in registry.names("decoders") and registry.names("encoders") == []
+    monkeypatch.setenv("ASRKIT_LOAD_PLUGINS", "asrkit")  # the distribution: every built-in
+    assert {"rescnn_bigru"} <= set(load_registry().names("encoders"))

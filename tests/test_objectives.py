@@ -187,3 +187,9 @@ def test_inter_ctc_refuses_an_encoder_without_intermediate_outputs() -> None:
     encoder = LinearEncoder(LinearEncoder.Config(), input_dim=4)
     with pytest.raises(RecipeError, match=r"inter_ctc needs an encoder that offers its layers' outputs"):
         InterCTC(InterCTC.Config(), 8, CharTokenizer(CharTokenizer.Config()), encoder)
+
+
+def test_inter_ctc_weight_is_strictly_between_0_and_1() -> None:
+    for weight in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"weight must be in \(0, 1\)"):
+            InterCTC.Config(weight=weight)

@@ -31,6 +31,7 @@ from asrkit.data.batches import Entry, SkipReport, UtteranceDataset
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
 from asrkit.engine.distributed import World
+from asrkit.engine.finetune import initialize_from
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog
 from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps_per_epoch
@@ -133,6 +134,8 @@ def build_training(
     if not corpus.train:
         raise DataError("data.train: no training utterances (is the recipe's data section right?)")
     tokenizer, model = build_model_for(registry, recipe, corpus, checkpoint, device, world)
+    if checkpoint is None and recipe.train.init_from is not None:  # a new run from trained weights
+        progress.print(initialize_from(recipe.train.init_from, model, tokenizer, registry))
     # Built before training, so that a bad decoder setting (a missing LM file) fails now, not after it.
     decoders = make_decoders(registry, recipe, tokenizer)
     try:

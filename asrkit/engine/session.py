@@ -24,6 +24,7 @@ from asrkit.engine import rng
 from asrkit.engine.checkpoint import load_checkpoint, model_state, remove_stale_temporaries
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
+from asrkit.engine.finetune import freeze_for_steps, frozen_parameters
 from asrkit.engine.loggers import MetricsLog, open_loggers
 from asrkit.engine.parts import DataPart, EvalLoader, ReportPart, StepPart, build_training, make_eval_loader
 from asrkit.engine.precision import fallback_notice
@@ -106,6 +107,8 @@ def _run(
             state = TrainState()
             log.hyperparams(report.recipe)
         _announce(progress, step, data, recipe)
+        frozen = frozen_parameters(step.model, recipe.train.freeze)
+        freeze_for_steps(step.optimizer, frozen, recipe.train.freeze_steps - state.step)
         notice = fallback_notice(recipe.train.precision, step.precision)
         if notice is not None:
             progress.warn(notice)

@@ -23,7 +23,7 @@ from asrkit.engine.distributed import World, main_first
 from asrkit.engine.loaders import eval_loader
 from asrkit.engine.results import unique_labels
 from asrkit.errors import DataError, RecipeError
-from asrkit.interfaces import Decoder, Tokenizer
+from asrkit.interfaces import Decoder, Fittable, Tokenizer
 from asrkit.model import AcousticModel
 from asrkit.recipe import ComponentSpec, Recipe
 from asrkit.registry import Registry
@@ -120,7 +120,7 @@ def fit_features(
     seed: int,
 ) -> None:
     """Fit the feature statistics on a fixed sample of training audio (on every rank, identically)."""
-    if not getattr(model.features, "needs_fit", False):
+    if not (isinstance(model.features, Fittable) and model.features.needs_fit):
         return
     sample = list(entries)
     if len(sample) > FEATURE_FIT_UTTERANCES:

@@ -35,11 +35,12 @@ class InterCTCConfig:
     layers: tuple[int, ...] = param(
         (), help="encoder layers (from 1) that get an intermediate CTC loss; empty: the middle layer"
     )
-    weight: float = param(0.3, help="share of the intermediate losses in the total, in [0, 1)")
+    weight: float = param(0.3, help="share of the intermediate losses in the total, in (0, 1); for 0 use ctc")
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.weight < 1.0:
-            raise ValueError(f"weight must be in [0, 1), got {self.weight}")
+        # 0 would leave the layer heads without gradients, which DDP refuses; that model is ctc's.
+        if not 0.0 < self.weight < 1.0:
+            raise ValueError(f"weight must be in (0, 1) (for 0, use objective: {{name: ctc}}), got {self.weight}")
         if len(set(self.layers)) != len(self.layers):
             raise ValueError(f"layers must not repeat, got {list(self.layers)}")
 
@@ -70,8 +71,6 @@ class InterCTC(CTC):
     def loss(self, encoded: EncoderOutput, targets: Sequence[Sequence[int]]) -> torch.Tensor:
         """``(B,)``: ``(1 - weight)`` × the final layer's CTC loss + ``weight`` × the mean of the chosen layers'."""
         final = super().loss(encoded, targets)
-        if not self.config.weight:
-            return final
         missing = [layer for layer in self.intermediate_layers if layer not in encoded.intermediate]
         if missing:
             raise ValueError(f"inter_ctc: the encoder output lacks layers {missing}")
