@@ -45,7 +45,7 @@ REPO = BENCH.parent
 DEFAULT_REFERENCE = REPO.parent / "shared" / "baseline" / "seed_tutorial.py"
 REFERENCE_INTENDED, REFERENCE_PUBLISHED = "reference", "reference-published"
 SETTINGS: dict[str, tuple[str, ...]] = {
-    "asrkit": (),
+    "recipe": (),
     "packed": ("--set", "encoder.train_rnn=packed"),
     "padded": ("--set", "encoder.train_rnn=padded"),
     "workers0": ("--num-workers", "0"),
@@ -58,10 +58,10 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "bf16+fused_adamw": ("--precision", "bf16", "--fused-adamw"),
     "bf16+compile": ("--precision", "bf16", "--compile"),
 }
-"""asrkit's named settings: the arguments each adds to ``train_throughput.py`` (``asrkit`` is the recipe as is)."""
+"""asrkit's named settings: the arguments each adds to ``train_throughput.py`` (``recipe`` is the recipe as is)."""
 
 DEFAULTS = {
-    "cpu": ("asrkit", "packed", REFERENCE_INTENDED, REFERENCE_PUBLISHED),
+    "cpu": ("recipe", "packed", REFERENCE_INTENDED, REFERENCE_PUBLISHED),
     "cuda": (
         "fp32",
         "bf16",
