@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
+from asrkit_plugins.encoders.conformer import Conformer
 from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU
 
 
 @hookimpl
 def asrkit_register_encoders() -> list[type]:
-    return [ResCNNBiGRU]
+    return [ResCNNBiGRU, Conformer]

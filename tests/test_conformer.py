@@ -1,0 +1,145 @@
+"""The ``conformer`` encoder: contract, padding exactness in both modes, ONNX export and int8 quantization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from asrkit.build import build, build_model
+from asrkit.engine.checkpoint import model_payload, save_atomic
+from asrkit.export import TOLERANCE, export_checkpoint, run_exported
+from asrkit.quantize import is_quantized, quantize_for_cpu
+from asrkit.recipe import parse_recipe, read_yaml
+from asrkit.registry import load_registry
+from asrkit.testing import check_component
+from asrkit_plugins.encoders.conformer import Conformer, ConformerBody, ConformerConfig
+
+TINY = Path(__file__).parent / "fixtures" / "tiny_recipe.yaml"
+SMALL = ConformerConfig(d_model=32, num_layers=2, num_heads=2, conv_kernel=7, subsampling_channels=8)
+
+
+def padded(lengths: list[int], dim: int = 20, seed: int = 0, padding: float | None = 0.0) -> tuple[torch.Tensor, ...]:
+    x = torch.randn(len(lengths), max(lengths), dim, generator=torch.Generator().manual_seed(seed))
+    counts = torch.tensor(lengths)
+    if padding is not None:
+        x = x.masked_fill((torch.arange(max(lengths)) >= counts.unsqueeze(1)).unsqueeze(-1), padding)
+    return x, counts
+
+
+def test_contract_default_and_small_sizes() -> None:
+    check_component("encoders", Conformer)
+    check_component("encoders", Conformer, SMALL)
+    check_component("encoders", Conformer, ConformerConfig(d_model=16, num_layers=1, num_heads=1, subsampling=8))
+
+
+def test_body_returns_hidden_features_zero_past_lengths() -> None:
+    body = ConformerBody(SMALL, input_dim=20).eval()
+    x, lengths = padded([64, 37, 5])
+    hidden, out_lengths = body(x, lengths)
+    assert body.output_dim == 32 and body.subsampling == 4
+    assert out_lengths.tolist() == [16, 10, 2] == body.output_lengths(lengths).tolist()
+    assert hidden.shape == (3, 16, 32)
+    assert torch.all(hidden[1, 10:] == 0) and torch.all(hidden[2, 2:] == 0) and hidden[2, :2].abs().sum() > 0
+
+
+@pytest.mark.parametrize("subsampling", [2, 4, 8])
+def test_valid_frames_unchanged_by_padding_in_eval_and_train_mode(subsampling: int) -> None:
+    """Alone vs. in a batch with noise as padding; in training mode without dropout (its masks differ by shape)."""
+    config = ConformerConfig(
+        d_model=32, num_layers=2, num_heads=2, conv_kernel=7, subsampling_channels=8, subsampling=subsampling, dropout=0
+    )
+    torch.manual_seed(0)
+    body = ConformerBody(config, input_dim=20)
+    x, lengths = padded([71, 40, 9], padding=None)
+    for mode in (True, False):
+        body.train(mode)
+        batched, out_lengths = body(x, lengths)
+        for row in range(3):
+            alone, alone_lengths = body(x[row : row + 1, : lengths[row]], lengths[row : row + 1])
+            n = int(alone_lengths[0])
+            assert n == int(out_lengths[row])
+            torch.testing.assert_close(batched[row, :n], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_training_mode_with_dropout_ignores_what_the_padding_holds() -> None:
+    torch.manual_seed(0)
+    body = ConformerBody(SMALL, input_dim=20).train()
+    zeros, lengths = padded([64, 30], padding=0.0)
+    noise, _ = padded([64, 30], padding=None)
+    torch.manual_seed(1)
+    first, out_lengths = body(zeros, lengths)
+    torch.manual_seed(1)
+    second, _ = body(noise, lengths)  # same shape, so the same dropout masks
+    n = int(out_lengths[1])
+    torch.testing.assert_close(first[1, :n], second[1, :n])
+    # and gradients flow from valid frames only into valid inputs
+    noise.requires_grad_(True)
+    out, _ = body(noise, lengths)
+    out[1, :n].sum().backward()
+    assert noise.grad[1, 30:].abs().sum() == 0 and noise.grad[1, :30].abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"d_model": 30, "num_heads": 4}, {"num_heads": 0}, {"conv_kernel": 8}, {"subsampling": 3}, {"dropout": 1.0}],
+)
+def test_config_refuses_impossible_sizes(changes: dict) -> None:
+    with pytest.raises(ValueError):
+        ConformerConfig(**changes)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny recipe with a small conformer, random weights, its head scaled up so that outputs are peaked."""
+    registry = load_registry()
+    data = read_yaml(TINY)
+    data["encoder"] = {"name": "conformer", "d_model": 32, "num_layers": 2, "num_heads": 2, "conv_kernel": 7}
+    recipe = parse_recipe(data, registry)
+    tokenizer = build(registry, recipe.tokenizer)
+    torch.manual_seed(0)
+    model = build_model(registry, recipe, tokenizer)
+    with torch.no_grad():
+        model.encoder.classifier.weight.mul_(20.0)
+    path = tmp_path_factory.mktemp("conformer") / "tiny.pt"
+    save_atomic(model_payload(recipe.resolved(), model, tokenizer), path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_matches_pytorch_on_shapes_it_was_not_traced_with(checkpoint: Path, tmp_path: Path, fmt: str) -> None:
+    from asrkit.engine.checkpoint import load_model
+
+    result = export_checkpoint(checkpoint, fmt, tmp_path / f"conformer.{fmt}", load_registry())
+    assert result.max_difference <= TOLERANCE
+    model = load_model(checkpoint, load_registry()).model
+    lengths = torch.tensor([23_456, 800, 16_000])
+    waves = 0.1 * torch.randn(3, 23_456, generator=torch.Generator().manual_seed(5))
+    waves = waves.masked_fill(torch.arange(23_456) >= lengths.unsqueeze(1), 0.0)
+    with torch.no_grad():
+        logits, want_lengths = model(waves, lengths)
+    got, got_lengths = run_exported(result.path, fmt, (waves, lengths))
+    assert torch.equal(got_lengths.long(), want_lengths)
+    valid = torch.arange(logits.shape[1]) < want_lengths.unsqueeze(1)
+    assert (got - logits.log_softmax(-1)).abs()[valid].max() <= TOLERANCE
+
+
+def test_int8_quantization_replaces_every_linear_and_keeps_the_output(checkpoint: Path) -> None:
+    from asrkit.engine.checkpoint import load_model
+
+    model = load_model(checkpoint, load_registry()).model
+    quantized = quantize_for_cpu(model)
+    assert is_quantized(quantized) and not any(type(m) is nn.Linear for m in quantized.modules())
+    lengths = torch.tensor([16_000, 9_000])
+    waves = 0.1 * torch.randn(2, 16_000, generator=torch.Generator().manual_seed(2))
+    waves = waves.masked_fill(torch.arange(16_000) >= lengths.unsqueeze(1), 0.0)
+    with torch.no_grad():
+        want, want_lengths = model(waves, lengths)
+        got, got_lengths = quantized(waves, lengths)
+    assert torch.equal(got_lengths, want_lengths)
+    valid = torch.arange(want.shape[1]) < want_lengths.unsqueeze(1)
+    agree = (got.argmax(-1) == want.argmax(-1))[valid].float().mean()
+    assert agree > 0.9
