@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
+from asrkit_plugins.augmenters.add_noise import AddNoise
+from asrkit_plugins.augmenters.reverb import Reverb
 from asrkit_plugins.augmenters.specaugment import SpecAugment
 from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb
 
 
 @hookimpl
 def asrkit_register_augmenters() -> list[type]:
-    return [SpecAugment, SpeedPerturb]
+    return [SpecAugment, SpeedPerturb, AddNoise, Reverb]
