@@ -68,3 +68,12 @@ class TrainConfig:
         False,
         help="torch.compile the encoder on CUDA; its GRUs stay eager (dynamo leaves RNN modules out of its graphs)",
     )
+    average_best: int = param(
+        0,
+        help="keep the N best epochs by validation WER; at the end average them into checkpoints/averaged.pt "
+        "and test it beside best.pt (0: off)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.average_best < 0:
+            raise ValueError(f"average_best must not be negative, got {self.average_best}")

@@ -35,7 +35,7 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from asrkit.cli import data, evaluate, export, plugins, recipe, run, transcribe
+    from asrkit.cli import average, data, evaluate, export, plugins, recipe, run, transcribe
 
     main.add_command(plugins.list_plugins)
     main.add_command(plugins.show)
@@ -44,6 +44,7 @@ def _register_commands() -> None:
     main.add_command(evaluate.evaluate)
     main.add_command(transcribe.transcribe)
     main.add_command(export.export)
+    main.add_command(average.average)
     main.add_command(data.data)
 
 

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from asrkit import __version__
 from asrkit.data.batches import UtteranceDataset
 from asrkit.engine import rng
+from asrkit.engine.averaging import AVERAGED, average_run
 from asrkit.engine.checkpoint import load_checkpoint
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
@@ -43,7 +44,7 @@ from asrkit.engine.setup import (
     resolve_device,
     trainable,
 )
-from asrkit.engine.trainer import BEST, LAST, EvalLoader, TrainingParts, TrainState, fit, restore
+from asrkit.engine.trainer import BEST, LAST, EvalLoader, TrainingParts, TrainState, fit, restore, validate
 from asrkit.errors import CheckpointError, DataError
 from asrkit.interfaces import Decoder, Tokenizer
 from asrkit.model import AcousticModel
@@ -125,6 +126,8 @@ def _run(
             "valid": [SetResult(**r) for r in state.best_valid],
             "test": test(parts, decoders, tests, run_dir, state.step),
         }
+        if recipe.train.average_best:
+            sections.update(test_averaged(parts, decoders, tests, run_dir, state.step))
         if world.is_main:
             write_results(run_dir / "results.json", sections)
             log.artifact(run_dir / "results.json")
@@ -223,14 +226,35 @@ def _training_parts(
     )
 
 
-def test(
+def test_averaged(
     parts: TrainingParts, decoders: dict[str, Decoder], tests: list[EvalLoader], run_dir: Path, step: int
+) -> dict[str, list[SetResult]]:
+    """Average the run's kept best epochs (see :mod:`asrkit.engine.averaging`); validate and test the average."""
+    if parts.world.is_main:
+        average_run(parts.checkpoint_dir)
+    barrier()
+    averaged = parts.checkpoint_dir / AVERAGED
+    if not averaged.exists():
+        return {}
+    parts.model.load_state_dict(load_checkpoint(averaged)["model"])
+    valid = validate(parts)
+    return {"valid_averaged": valid, "test_averaged": test(parts, decoders, tests, run_dir, step, AVERAGED)}
+
+
+def test(
+    parts: TrainingParts,
+    decoders: dict[str, Decoder],
+    tests: list[EvalLoader],
+    run_dir: Path,
+    step: int,
+    checkpoint: str = BEST,
 ) -> list[SetResult]:
-    """Score the best checkpoint on every test set, with greedy and with the recipe's decoder."""
+    """Score ``checkpoint`` (default: the best) on every test set, with greedy and with the recipe's decoder."""
     if not tests:
         return []
     barrier()  # best.pt was written by rank 0
-    best = parts.checkpoint_dir / BEST
+    best = parts.checkpoint_dir / checkpoint
+    tag = "" if checkpoint == BEST else f"-{Path(checkpoint).stem}"
     if best.exists():
         parts.model.load_state_dict(load_checkpoint(best)["model"])
     results = []
@@ -249,9 +273,9 @@ def test(
         results += evaluation.results.values()
         if parts.world.is_main:
             for name, records in evaluation.hypotheses.items():
-                parts.log.artifact(write_hypotheses(run_dir, test_set.label, name, records))
+                parts.log.artifact(write_hypotheses(run_dir, test_set.label + tag, name, records))
             metrics = {
-                f"test/{r.set}/{r.decoder}/{key}": getattr(r, key)
+                f"test{tag}/{r.set}/{r.decoder}/{key}": getattr(r, key)
                 for r in evaluation.results.values()
                 for key in ("wer", "cer")
             }

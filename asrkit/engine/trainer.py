@@ -45,6 +45,7 @@ from asrkit.ctc import ctc_loss
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
+from asrkit.engine.averaging import keep_if_among_best
 from asrkit.engine.checkpoint import model_payload, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
 from asrkit.engine.evaluation import SetResult, evaluate
@@ -305,6 +306,11 @@ def finish_epoch(parts: TrainingParts, state: TrainState) -> None:
         state.best_epoch = state.epoch
         state.best_valid = [result.as_json() for result in results]
         save_best(parts, state)
+    if parts.config.average_best and scored and parts.world.is_main:
+        check_finite(parts, state)
+        keep_if_among_best(
+            parts.checkpoint_dir, parts.config.average_best, state.epoch, results[0].wer, lambda: _payload(parts, state)
+        )
     save_last(parts, state)
 
 
