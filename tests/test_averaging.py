@@ -83,5 +83,10 @@ def test_average_refuses_different_models(tmp_path: Path) -> None:
     save_atomic({**base, "model": {"w": torch.zeros(3, 2)}}, tmp_path / "b.pt")
     with pytest.raises(CheckpointError, match="another model"):
         average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
+    for name, model in (("c.pt", torch.zeros(1)), ("d.pt", torch.ones(1))):  # a learnt vocabulary holds tensors
+        save_atomic({**base, "model": {"w": torch.zeros(2, 2)}, "tokenizer": {"model": model}}, tmp_path / name)
+    with pytest.raises(CheckpointError, match="another vocabulary"):
+        average_checkpoints([tmp_path / "c.pt", tmp_path / "d.pt"])
+    assert average_checkpoints([tmp_path / "c.pt", tmp_path / "c.pt"])["tokenizer"]["model"].shape == (1,)
     result = CliRunner().invoke(main, ["average", str(tmp_path / "a.pt"), str(tmp_path / "nope.pt"), "--out", "x.pt"])
     assert result.exit_code == 1 and "no checkpoint at" in result.output

@@ -83,7 +83,7 @@ def average_checkpoints(paths: Sequence[Path]) -> dict[str, Any]:
         if theirs != shapes:
             different = sorted(set(shapes.items()) ^ set(theirs.items()))[0][0]
             raise CheckpointError(f"{path} has another model than {paths[0]} (e.g. '{different}'): cannot average them")
-        if payload.get("tokenizer") != first.get("tokenizer"):
+        if not same_state(payload.get("tokenizer"), first.get("tokenizer")):
             raise CheckpointError(f"{path} has another vocabulary than {paths[0]}: cannot average them")
     return {
         "format": first["format"],
@@ -94,6 +94,17 @@ def average_checkpoints(paths: Sequence[Path]) -> dict[str, Any]:
         "step": max(int(payload.get("step", 0) or 0) for payload in payloads),
         "metrics": {"averaged_from": [str(path) for path in paths]},
     }
+
+
+def same_state(a: Any, b: Any) -> bool:
+    """Equality of nested dicts, lists and tensors (a learnt tokenizer's state holds tensors)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def write_average(paths: Sequence[Path], out: Path) -> Path:
