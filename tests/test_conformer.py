@@ -143,3 +143,29 @@ def test_int8_quantization_replaces_every_linear_and_keeps_the_output(checkpoint
     valid = torch.arange(want.shape[1]) < want_lengths.unsqueeze(1)
     agree = (got.argmax(-1) == want.argmax(-1))[valid].float().mean()
     assert agree > 0.9
+
+
+@pytest.mark.slow
+def test_the_librispeech_conformer_recipe_runs_and_averages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """recipes/librispeech100_conformer.yaml on the tiny LibriSpeech fixture, shrunk, for 2 epochs."""
+    import json
+
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    corpus = root / "tests" / "fixtures" / "librispeech"
+    places = [("train", 0), ("valid", 0), ("test", 0), ("test", 1)]
+    settings = [f"data.{s}.{i}.root={corpus}" for s, i in places] + [f"data.{s}.{i}.download=false" for s, i in places]
+    small = ["encoder.d_model=32", "encoder.num_layers=1", "encoder.subsampling_channels=8", "tokenizer.vocab_size=40"]
+    run_only = ["train.epochs=2", "train.num_workers=0", "train.accumulate_grad=1", "train.precision=fp32"]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["run", "recipes/librispeech100_conformer.yaml", *settings, *small, *run_only, "--out", str(out), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert [r["set"] for r in results["test_averaged"]] == ["test-clean", "test-other"]
