@@ -74,6 +74,14 @@ class TrainConfig:
         "and test it beside best.pt (0: off)",
     )
 
+    ema_decay: float | None = param(
+        None,
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.999), saved as "
+        "checkpoints/ema.pt and tested beside best.pt; null: off",
+    )
+
     def __post_init__(self) -> None:
         if self.average_best < 0:
             raise ValueError(f"average_best must not be negative, got {self.average_best}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay}")

@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("avg") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)
-        overrides = ["train.epochs=4", "train.average_best=3", "train.schedule.name=constant"]
+        overrides = ["train.epochs=4", "train.average_best=3", "train.schedule.name=constant", "train.ema_decay=0.9"]
         result = CliRunner().invoke(main, ["run", TINY, *overrides, "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return out
@@ -61,6 +61,32 @@ def test_a_run_averages_its_best_epochs_and_reports_both(run_dir: Path) -> None:
     name = next(n for n, t in averaged["model"].items() if t.is_floating_point() and t.dim() == 2)
     torch.testing.assert_close(averaged["model"][name], sum(k[name] for k in kept) / 3)
     load_model(run_dir / "checkpoints" / "averaged.pt", load_registry())  # loads like any checkpoint
+
+
+@pytest.mark.slow
+def test_a_run_keeps_an_ema_of_its_weights_and_reports_it(run_dir: Path) -> None:
+    results = json.loads((run_dir / "results.json").read_text())
+    assert {"valid_ema", "test_ema"} <= set(results)
+    assert (run_dir / "test-clean-ema.greedy.hyp.jsonl").is_file()
+    ema = load_checkpoint(run_dir / "checkpoints" / "ema.pt")["model"]
+    last = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert ema.keys() == last["model"].keys()
+    assert any(not torch.equal(ema[k], last["model"][k]) for k in ema if ema[k].is_floating_point())
+    assert last["training"]["ema"]["n_averaged"] > 0  # --resume continues it
+
+
+def test_ema_update_rule() -> None:
+    from asrkit.engine.ema import ema_weights, make_ema
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 0.0)
+    ema = make_ema(model, 0.5)
+    for value in (4.0, 8.0):
+        torch.nn.init.constant_(model.weight, value)
+        ema.update_parameters(model)
+    # the first update copies; then 0.5 * 4 + 0.5 * 8
+    assert float(ema_weights(ema)["weight"]) == 6.0
+    assert make_ema(model, None) is None
 
 
 @pytest.mark.slow

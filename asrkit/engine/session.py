@@ -26,6 +26,7 @@ from asrkit.engine import rng
 from asrkit.engine.averaging import AVERAGED, average_run
 from asrkit.engine.checkpoint import load_checkpoint
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
+from asrkit.engine.ema import EMA, make_ema
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog, open_loggers
@@ -126,8 +127,7 @@ def _run(
             "valid": [SetResult(**r) for r in state.best_valid],
             "test": test(parts, decoders, tests, run_dir, state.step),
         }
-        if recipe.train.average_best:
-            sections.update(test_averaged(parts, decoders, tests, run_dir, state.step))
+        sections.update(test_weight_averages(parts, decoders, tests, run_dir, state.step))
         if world.is_main:
             write_results(run_dir / "results.json", sections)
             log.artifact(run_dir / "results.json")
@@ -223,22 +223,31 @@ def _training_parts(
         log=log,
         progress=progress,
         selection=selection,
+        ema=make_ema(model, config.ema_decay),
     )
 
 
-def test_averaged(
+def test_weight_averages(
     parts: TrainingParts, decoders: dict[str, Decoder], tests: list[EvalLoader], run_dir: Path, step: int
 ) -> dict[str, list[SetResult]]:
-    """Average the run's kept best epochs (see :mod:`asrkit.engine.averaging`); validate and test the average."""
-    if parts.world.is_main:
+    """Validate and test the average of the kept best epochs and the EMA, when the recipe asks for them.
+
+    See :mod:`asrkit.engine.averaging` and :mod:`asrkit.engine.ema`; sections ``valid_averaged``,
+    ``test_averaged``, ``valid_ema``, ``test_ema``.
+    """
+    if parts.config.average_best and parts.world.is_main:
         average_run(parts.checkpoint_dir)
     barrier()
-    averaged = parts.checkpoint_dir / AVERAGED
-    if not averaged.exists():
-        return {}
-    parts.model.load_state_dict(load_checkpoint(averaged)["model"])
-    valid = validate(parts)
-    return {"valid_averaged": valid, "test_averaged": test(parts, decoders, tests, run_dir, step, AVERAGED)}
+    sections = {}
+    for file in (AVERAGED, EMA):
+        path = parts.checkpoint_dir / file
+        if (file == AVERAGED and not parts.config.average_best) or (file == EMA and parts.ema is None):
+            continue
+        if path.exists():
+            parts.model.load_state_dict(load_checkpoint(path)["model"])
+            sections[f"valid_{path.stem}"] = validate(parts)
+            sections[f"test_{path.stem}"] = test(parts, decoders, tests, run_dir, step, file)
+    return sections
 
 
 def test(

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from asrkit.ctc import ctc_loss
@@ -48,6 +49,7 @@ from asrkit.engine import rng
 from asrkit.engine.averaging import keep_if_among_best
 from asrkit.engine.checkpoint import model_payload, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
+from asrkit.engine.ema import EMA, ema_weights
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
 from asrkit.engine.precision import Precision
@@ -114,6 +116,7 @@ class TrainingParts:
     progress: Progress
     selection: SkipReport  # utterances left out before training
     last_save: float = field(default_factory=time.monotonic)
+    ema: AveragedModel | None = None  # see asrkit.engine.ema
 
 
 def fit(parts: TrainingParts, state: TrainState) -> TrainState:
@@ -154,6 +157,8 @@ def train_epoch(parts: TrainingParts, state: TrainState) -> None:
             continue
         stepped = optimizer_step(parts, state) if window_ok else None
         if stepped is not None:
+            if parts.ema is not None:
+                parts.ema.update_parameters(parts.model)
             record_step(parts, state, window_sum, window_count, *stepped)
             if checkpoint_due or _every(config.checkpoint_every_steps, state.step):
                 if state.batches_done < total:  # the epoch's end saves anyway, after validation
@@ -311,6 +316,8 @@ def finish_epoch(parts: TrainingParts, state: TrainState) -> None:
         keep_if_among_best(
             parts.checkpoint_dir, parts.config.average_best, state.epoch, results[0].wer, lambda: _payload(parts, state)
         )
+    if parts.ema is not None and parts.world.is_main:
+        save_atomic({**_payload(parts, state), "model": ema_weights(parts.ema)}, parts.checkpoint_dir / EMA)
     save_last(parts, state)
 
 
@@ -366,6 +373,7 @@ def save_last(parts: TrainingParts, state: TrainState) -> None:
             "sampler": parts.sampler.state_dict(),
             "rng": states,
             "world_size": parts.world.world_size,
+            "ema": parts.ema.state_dict() if parts.ema is not None else None,
         }
         save_atomic(payload, parts.checkpoint_dir / LAST)
     parts.last_save = time.monotonic()
@@ -399,6 +407,8 @@ def restore(parts: TrainingParts, checkpoint: dict[str, Any]) -> TrainState:
         parts.precision.scaler.load_state_dict(training["scaler"])
     parts.sampler.load_state_dict(training["sampler"])
     rng.restore(training["rng"][parts.world.rank], parts.device)
+    if parts.ema is not None and training.get("ema") is not None:
+        parts.ema.load_state_dict(training["ema"])
     return TrainState.from_dict(training["state"])
 
 
