@@ -45,6 +45,18 @@ def test_body_returns_hidden_features_zero_past_lengths() -> None:
     assert torch.all(hidden[1, 10:] == 0) and torch.all(hidden[2, 2:] == 0) and hidden[2, :2].abs().sum() > 0
 
 
+def test_intermediate_layer_outputs_for_intermediate_ctc() -> None:
+    body = ConformerBody(SMALL, input_dim=20).eval()
+    x, lengths = padded([64, 37])
+    hidden, out_lengths, layers = body.forward_intermediate(x, lengths, (1, 2))
+    assert body.num_layers == 2 and body.layer_dim(1) == 32 and set(layers) == {1, 2}
+    torch.testing.assert_close(layers[2], hidden)  # the last block's output is the final hidden features
+    assert torch.all(layers[1][1, int(out_lengths[1]) :] == 0) and not torch.equal(layers[1], hidden)
+    torch.testing.assert_close(body(x, lengths)[0], hidden)
+    with pytest.raises(ValueError, match="layers 1 to 2"):
+        body.forward_intermediate(x, lengths, (3,))
+
+
 @pytest.mark.parametrize("subsampling", [2, 4, 8])
 def test_valid_frames_unchanged_by_padding_in_eval_and_train_mode(subsampling: int) -> None:
     """Alone vs. in a batch with noise as padding; in training mode without dropout (its masks differ by shape)."""

@@ -28,6 +28,7 @@ linear CTC head the current contract asks an encoder for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -102,16 +103,37 @@ class ConformerBody(nn.Module):
     def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor:
         return conv_subsampled_lengths(input_lengths, self.convs)
 
+    @property
+    def num_layers(self) -> int:
+        """Blocks whose outputs :meth:`forward_intermediate` can return (numbered from 1)."""
+        return self.config.num_layers
+
+    def layer_dim(self, layer: int) -> int:
+        return self.config.d_model
+
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T, D)``, ``(B,)`` → ``(B, T', H)`` hidden frames (0 past each row's ``T'``), ``(B,)`` ``T'``."""
+        hidden, out_lengths, _ = self.forward_intermediate(features, lengths, ())
+        return hidden, out_lengths
+
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        """:meth:`forward`, plus ``{layer: (B, T', H)}`` after each block of ``layers`` (for intermediate CTC)."""
+        unknown = [layer for layer in layers if not 1 <= layer <= self.num_layers]
+        if unknown:
+            raise ValueError(f"conformer has layers 1 to {self.num_layers}, not {unknown}")
         x, out_lengths = self.frontend(features, lengths)
         x = self.frontend_dropout(x)
-        valid = valid_mask(out_lengths, x.shape[1])
+        padding = ~valid_mask(out_lengths, x.shape[1])
         heads = self.config.num_heads
         rotary = rotary_tables(x.shape[1], self.config.d_model // heads, x.device)
-        for block in self.blocks:
-            x = block(x, valid, rotary)
-        return x.masked_fill(~valid.unsqueeze(-1), 0.0), out_lengths
+        outputs = {}
+        for number, block in enumerate(self.blocks, start=1):
+            x = block(x, ~padding, rotary)
+            if number in layers:
+                outputs[number] = x.masked_fill(padding.unsqueeze(-1), 0.0)
+        return x.masked_fill(padding.unsqueeze(-1), 0.0), out_lengths, outputs
 
 
 class Conformer(Encoder):
