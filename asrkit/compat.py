@@ -63,6 +63,10 @@ def repair_command() -> str:
 
 
 def _first_line(error: BaseException) -> str:
+    """The error's first line; for a chain (torch wraps the loader's error), the innermost one's,
+    which names the real reason (an undefined symbol, a missing library)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 

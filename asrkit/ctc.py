@@ -1,9 +1,14 @@
-"""The CTC loss, computed in float32, and the check that a transcript fits its frames.
+"""CTC helpers for objectives: the loss in float32, log-probabilities, the check that a transcript fits its frames.
+
+Only objectives (kind ``objectives``, e.g. the built-in ``ctc`` and
+``inter_ctc``) call these; the trainer, evaluation and the data layer ask the
+recipe's objective instead.
 
 CTC can align ``L`` labels to ``T'`` frames only if ``T' ≥ L + R``, where ``R``
 counts adjacent repeated labels (``"ll"`` needs a blank between the two
 ``l``). Utterances that break this have infinite loss; the data layer skips
-them with :func:`ctc_feasible` and the loss zeroes whatever still gets through.
+them through the objective's ``fits`` (:func:`ctc_fits`) and the loss zeroes
+whatever still gets through.
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from asrkit.padding import valid_mask
+
 
 class CTCLoss(NamedTuple):
     """``per_utterance``: ``(B,)`` negative log-likelihoods (nats, not normalized);
-    ``mean``: the scalar to optimize, the batch mean of ``per_utterance / target_length``."""
+    ``per_label``: ``(B,)`` the same divided by each target length (at least 1);
+    ``mean``: the scalar to optimize, the batch mean of ``per_label``."""
 
     per_utterance: torch.Tensor
     mean: torch.Tensor
+    per_label: torch.Tensor
 
 
 def ctc_loss(
@@ -69,8 +78,19 @@ def ctc_loss(
             reduction="none",
             zero_infinity=True,
         )
-    mean = (per_utterance / target_lengths.clamp(min=1)).mean()
-    return CTCLoss(per_utterance, mean)
+    per_label = per_utterance / target_lengths.clamp(min=1)
+    return CTCLoss(per_utterance, per_label.mean(), per_label)
+
+
+def ctc_log_probs(logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``(B, T', V)`` logits → float32 log-probabilities, with logits 0 (``-log V``) past each row's length.
+
+    Computed in float32 even under autocast; the padding is fixed so that a
+    row's output does not depend on what the layer made of padded frames.
+    """
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        valid = valid_mask(lengths.to(logits.device), logits.shape[1]).unsqueeze(-1)
+        return logits.float().masked_fill(~valid, 0.0).log_softmax(dim=-1)
 
 
 def count_repeats(labels: Sequence[int]) -> int:
@@ -90,3 +110,10 @@ def ctc_feasible(
     frames = torch.as_tensor(output_lengths)
     needed = torch.as_tensor(target_lengths) + torch.as_tensor(repeats)
     return frames >= needed.to(frames.device)
+
+
+def ctc_fits(output_lengths: torch.Tensor, targets: Sequence[Sequence[int]]) -> torch.Tensor:
+    """``(B,)`` bool: whether each label-id target fits its ``T'`` frames (:func:`ctc_feasible`)."""
+    lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
+    repeats = torch.tensor([count_repeats(t) for t in targets], dtype=torch.long)
+    return ctc_feasible(torch.as_tensor(output_lengths).cpu(), lengths, repeats)

@@ -1,11 +1,12 @@
 """Exporting a checkpoint's acoustic model to ONNX or TorchScript, to run without asrkit.
 
-The exported graph is the model's feature extractor and encoder in eval mode
-(augmenters do nothing in eval mode and are left out), then ``log_softmax``:
+The exported graph is the model's feature extractor, encoder and objective in
+eval mode (augmenters do nothing in eval mode and are left out); the
+objective's ``forward`` gives the log-probabilities decoders read:
 
 - inputs: ``waveforms`` ``(B, S)`` float32 mono at the recipe's sample rate,
   zero past each row's length, and ``lengths`` ``(B,)`` int64 sample counts;
-- outputs: ``log_probs`` ``(B, T', V)`` float32 CTC log-probabilities and
+- outputs: ``log_probs`` ``(B, T', V)`` float32 log-probabilities (CTC's, for ``ctc``) and
   ``out_lengths`` ``(B,)`` int64 valid output frames of each row.
 
 ``B`` and ``S`` are free. ``T'`` follows from ``S`` (for log_mel and
@@ -18,9 +19,10 @@ the labels (class id → text, blank as ``""``), the blank id, the sample rate
 and the seconds per output frame.
 
 A component that ``torch.jit.trace`` or ``torch.export`` cannot capture as it
-is (data-dependent shapes, packed sequences) provides ``export_module()``,
-returning a module with the same ``forward`` contract and the same outputs on
-every valid frame; rescnn_bigru does (see :mod:`asrkit_plugins.encoders.rescnn_bigru_export`).
+is (data-dependent shapes, packed sequences) declares the
+:class:`asrkit.interfaces.Exportable` capability: ``export_module()`` returns
+a module with the same ``forward`` contract and the same outputs on every
+valid frame; rescnn_bigru does (see :mod:`asrkit_plugins.encoders.rescnn_bigru_export`).
 Every export is checked before it is kept: the exported file is loaded and
 run on two rows of different lengths, and must give the PyTorch model's
 log-probabilities on every valid frame.
@@ -39,6 +41,7 @@ from torch import nn
 
 from asrkit.engine.checkpoint import load_model
 from asrkit.errors import AsrkitError
+from asrkit.interfaces import Exportable
 from asrkit.model import AcousticModel
 from asrkit.registry import Registry
 
@@ -64,18 +67,18 @@ class ExportedModel(nn.Module):
         super().__init__()
         self.features = export_form(model.features)
         self.encoder = export_form(model.encoder)
+        self.objective = export_form(model.objective)
         self.eval()
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features, frames = self.features(waveforms, lengths)
-        logits, out_lengths = self.encoder(features, frames)
-        return logits.float().log_softmax(dim=-1), out_lengths
+        hidden, out_lengths = self.encoder(features, frames)
+        return self.objective(hidden, out_lengths).float(), out_lengths
 
 
 def export_form(component: nn.Module) -> nn.Module:
-    """The component's ``export_module()`` when it has one, else the component itself."""
-    make = getattr(component, "export_module", None)
-    return make() if callable(make) else component
+    """The component's ``export_module()`` when it is :class:`Exportable`, else the component itself."""
+    return component.export_module() if isinstance(component, Exportable) else component
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,7 @@ def check_export(model: AcousticModel, path: Path, fmt: Format, inputs: tuple[to
     ``inputs`` must have a row as long as the padded width, so both give the same number of frames.
     """
     with torch.no_grad():
-        logits, expected_lengths = model.eval()(*inputs)
-        expected = logits.float().log_softmax(dim=-1)
+        expected, expected_lengths = model.eval().log_probs(*inputs)
     got, got_lengths = run_exported(path, fmt, inputs)
     if got.shape != expected.shape or not torch.equal(got_lengths.long(), expected_lengths):
         raise ExportError(

@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from asrkit.interfaces import Augmenter, Dataset, Decoder, Encoder, FeatureExtractor, Logger, Tokenizer
+    from asrkit.interfaces import (
+        Augmenter,
+        Dataset,
+        Decoder,
+        Encoder,
+        FeatureExtractor,
+        Logger,
+        Objective,
+        Tokenizer,
+    )
 
 PROJECT = "asrkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -75,10 +84,25 @@ def asrkit_register_encoders() -> list[type[Encoder]]:
     """Return encoder classes (:class:`asrkit.interfaces.Encoder`).
 
     An encoder is the acoustic model, an ``nn.Module`` built as
-    ``cls(config, input_dim=D, num_classes=V)``. ``forward(features (B, T, D),
-    lengths (B,))`` returns ``(logits (B, T', V), lengths (B,))``; it provides
-    ``output_lengths(input_lengths)`` and ``subsampling`` (input frames per
-    output frame). Padding must not change any valid output frame.
+    ``cls(config, input_dim=D)``. ``forward(features (B, T, D), lengths (B,))``
+    returns ``(hidden (B, T', H), lengths (B,))``; it provides ``output_dim``
+    (``H``), ``output_lengths(input_lengths)`` and ``subsampling`` (input
+    frames per output frame). Padding must not change any valid output frame.
+    It may offer its layers' outputs (:class:`asrkit.interfaces.IntermediateOutputs`).
+    """
+
+
+@hookspec
+def asrkit_register_objectives() -> list[type[Objective]]:
+    """Return objective classes (:class:`asrkit.interfaces.Objective`).
+
+    An objective is an ``nn.Module`` built as ``cls(config, input_dim=H,
+    tokenizer=...)`` (plus ``encoder=`` when its constructor takes it). It owns
+    the output layer(s) over the encoder's hidden features:
+    ``forward(hidden (B, T', H), lengths (B,))`` returns the ``(B, T', V)``
+    log-probabilities decoders read, ``loss(encoded, targets)`` the ``(B,)``
+    loss of each utterance and ``fits(output_lengths, targets)`` whether each
+    transcript can be learned from its frames.
     """
 
 
@@ -121,6 +145,7 @@ HOOK_KINDS = {
     "asrkit_register_features": "features",
     "asrkit_register_augmenters": "augmenters",
     "asrkit_register_encoders": "encoders",
+    "asrkit_register_objectives": "objectives",
     "asrkit_register_tokenizers": "tokenizers",
     "asrkit_register_decoders": "decoders",
     "asrkit_register_loggers": "loggers",

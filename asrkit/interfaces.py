@@ -7,8 +7,9 @@ dependencies are what other components decide (the feature dimension, the
 vocabulary size, the tokenizer): they are never written in a recipe.
 
 Shapes use ``B`` for batch, ``S`` for audio samples, ``T`` for feature frames,
-``T'`` for encoder output frames, ``D`` for feature dimension and ``V`` for the
-number of CTC classes (tokens plus blank). Every sequence tensor travels with a
+``T'`` for encoder output frames, ``D`` for feature dimension, ``H`` for the
+encoder's hidden dimension and ``V`` for the number of output classes (tokens
+plus the CTC blank). Every sequence tensor travels with a
 ``lengths`` tensor of shape ``(B,)`` (int64) giving its valid prefix; values past
 a row's length are padding and must never influence a valid position.
 """
@@ -16,15 +17,15 @@ a row's length are padding and must never influence a valid position.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-KINDS = ("datasets", "features", "augmenters", "encoders", "tokenizers", "decoders", "loggers")
+KINDS = ("datasets", "features", "augmenters", "encoders", "objectives", "tokenizers", "decoders", "loggers")
 """Every component kind, in the order data flows through a run."""
 
 
@@ -151,15 +152,22 @@ class Augmenter(nn.Module, abc.ABC):
 
 
 class Encoder(nn.Module, abc.ABC):
-    """The acoustic model: features to CTC logits (kind ``encoders``).
+    """The acoustic model: features to hidden features (kind ``encoders``).
 
-    Constructed as ``cls(config, input_dim=D, num_classes=V)``. Padding must not
-    change any valid output frame: an utterance gives the same logits alone and
-    padded inside a batch.
+    Constructed as ``cls(config, input_dim=D)``. It returns hidden features of
+    size ``output_dim`` (``H``); the objective (kind ``objectives``) owns the
+    output layer over them. Padding must not change any valid output frame: an
+    utterance gives the same hidden features alone and padded inside a batch,
+    and frames past a row's length are 0.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type]
+
+    @property
+    @abc.abstractmethod
+    def output_dim(self) -> int:
+        """``H``, the size of one hidden frame."""
 
     @property
     @abc.abstractmethod
@@ -172,7 +180,75 @@ class Encoder(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, D)`` features and ``(B,)`` lengths → ``(B, T', V)`` logits (unnormalized) and ``(B,)`` lengths."""
+        """``(B, T, D)`` features and ``(B,)`` lengths → ``(B, T', H)`` hidden features and ``(B,)`` lengths."""
+
+    @classmethod
+    def upgrade_state_dict(cls, state: dict[str, torch.Tensor], checkpoint_format: int) -> dict[str, torch.Tensor]:
+        """The model weights of a checkpoint written in an older ``checkpoint_format``, renamed for today's model.
+
+        ``state`` is the whole acoustic model's state dict (keys ``features.*``,
+        ``encoder.*``, ``objective.*``). Encoders that existed when the format
+        changed override this; the default returns ``state`` unchanged.
+        """
+        return state
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    """What an objective computes its loss on.
+
+    ``hidden``: ``(B, T', H)`` final hidden features; ``lengths``: ``(B,)``
+    valid frames; ``intermediate``: the outputs of the encoder layers the
+    objective asked for (:attr:`Objective.intermediate_layers`), by layer
+    number, each ``(B, T', H_layer)``.
+    """
+
+    hidden: torch.Tensor
+    lengths: torch.Tensor
+    intermediate: Mapping[int, torch.Tensor] = field(default_factory=dict)
+
+
+class Objective(nn.Module, abc.ABC):
+    """The training objective and its output layer(s) over the encoder's hidden features (kind ``objectives``).
+
+    Constructed as ``cls(config, input_dim=H, tokenizer=...)``; an objective
+    whose constructor also takes an ``encoder`` parameter gets the built
+    encoder (to size heads on intermediate layers, say). It owns every
+    parameter past the encoder, so its weights are saved with the model.
+
+    It answers three questions: the loss of each utterance (:meth:`loss`),
+    whether a transcript can be learned from its frames at all (:meth:`fits`,
+    which the data layer uses to leave utterances out before training), and
+    what decoders read (:meth:`forward`: ``(B, T', V)`` log-probabilities).
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    intermediate_layers: tuple[int, ...] = ()
+    """Encoder layers (numbered from 1) whose outputs :meth:`loss` reads; the encoder must then be
+    :class:`IntermediateOutputs`."""
+
+    @abc.abstractmethod
+    def forward(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B, T', H)`` hidden features and ``(B,)`` lengths → ``(B, T', V)`` float32 log-probabilities.
+
+        What decoders consume; frames past a row's length carry ``-log V``
+        (logits 0). Must be traceable: ``asrkit export`` puts it in the graph.
+        """
+
+    @abc.abstractmethod
+    def loss(self, encoded: EncoderOutput, targets: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``(B,)`` loss of each utterance (float32), for label-id ``targets`` (no blanks).
+
+        Normalized per utterance as the objective sees fit (CTC: nats per
+        target label), so that the trainer can average it over utterances.
+        Utterances that cannot be learned get 0, not infinity.
+        """
+
+    @abc.abstractmethod
+    def fits(self, output_lengths: torch.Tensor, targets: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``(B,)`` bool: whether each transcript can be learned from its ``(B,)`` ``T'`` frames."""
 
 
 class Tokenizer(abc.ABC):
@@ -228,7 +304,7 @@ class Tokenizer(abc.ABC):
 
 
 class Decoder(abc.ABC):
-    """CTC log-probabilities to text (kind ``decoders``).
+    """Log-probabilities (from the objective) to text (kind ``decoders``).
 
     Constructed as ``cls(config, tokenizer=...)``. May hold resources (a
     process pool, a language model): they are created once and released by
@@ -310,8 +386,67 @@ INTERFACES: dict[str, type] = {
     "features": FeatureExtractor,
     "augmenters": Augmenter,
     "encoders": Encoder,
+    "objectives": Objective,
     "tokenizers": Tokenizer,
     "decoders": Decoder,
     "loggers": Logger,
 }
 """The base class a component of each kind derives from."""
+
+
+@runtime_checkable
+class IntermediateOutputs(Protocol):
+    """An encoder that can also return the outputs of chosen layers (an optional capability).
+
+    Layers are numbered from 1 to ``num_layers`` (the last one's output may
+    differ from the final hidden features, which can have a projection after
+    it). Objectives that read intermediate layers (``inter_ctc``) need it.
+    """
+
+    @property
+    def num_layers(self) -> int:
+        """How many layers can be asked for."""
+
+    def layer_dim(self, layer: int) -> int:
+        """``H_layer``, the size of one output frame of ``layer``."""
+
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        """Like ``forward``, plus ``{layer: (B, T', H_layer)}`` for each of ``layers`` (0 past each row's length)."""
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A component that ``torch.jit.trace``/``torch.export`` cannot capture as it is (an optional capability).
+
+    ``export_module()`` returns a module with the same ``forward`` contract and
+    the same outputs on every valid frame, without packed sequences or
+    data-dependent shapes; ``asrkit export`` traces that instead.
+    """
+
+    def export_module(self) -> nn.Module:
+        """The traceable form of this component."""
+
+
+@runtime_checkable
+class Fittable(Protocol):
+    """A component that learns from training data before the first step (an optional capability).
+
+    ``needs_fit`` may depend on the config; when it is true the engine calls
+    ``fit`` once (feature extractors: with ``(waveforms, lengths)`` batches of
+    training audio; tokenizers: with the training transcripts and a cache folder).
+    """
+
+    needs_fit: bool
+
+    def fit(self, *args: Any) -> None:
+        """Learn from training data."""
+
+
+CAPABILITIES: dict[str, type] = {
+    "IntermediateOutputs": IntermediateOutputs,
+    "Exportable": Exportable,
+    "Fittable": Fittable,
+}
+"""The optional capabilities a component may declare, by name (see ``capabilities`` in :mod:`asrkit.testing`)."""

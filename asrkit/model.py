@@ -1,4 +1,4 @@
-"""The acoustic model: features, augmenters and encoder composed on padded waveforms."""
+"""The acoustic model: features, augmenters, encoder and objective composed on padded waveforms."""
 
 from __future__ import annotations
 
@@ -7,22 +7,26 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from asrkit.interfaces import Augmenter, Encoder, FeatureExtractor
+from asrkit.interfaces import Augmenter, Encoder, EncoderOutput, FeatureExtractor, IntermediateOutputs, Objective
 
 
 class AcousticModel(nn.Module):
-    """Waveforms to CTC logits: ``features → augmenters → encoder``.
+    """Waveforms through ``features → augmenters → encoder → objective``.
 
     Augmenters act only in training mode; waveform-stage ones run before the
-    features, feature-stage ones after.
+    features, feature-stage ones after. ``forward`` is the training loss (what
+    DDP wraps); :meth:`log_probs` is what decoders read.
     """
 
-    def __init__(self, features: FeatureExtractor, augmenters: Sequence[Augmenter], encoder: Encoder) -> None:
+    def __init__(
+        self, features: FeatureExtractor, augmenters: Sequence[Augmenter], encoder: Encoder, objective: Objective
+    ) -> None:
         super().__init__()
         self.features = features
         self.waveform_augmenters = nn.ModuleList([a for a in augmenters if a.stage == "waveform"])
         self.feature_augmenters = nn.ModuleList([a for a in augmenters if a.stage == "features"])
         self.encoder = encoder
+        self.objective = objective
 
     @property
     def frame_seconds(self) -> float:
@@ -33,11 +37,25 @@ class AcousticModel(nn.Module):
         """``(B,)`` sample counts → ``(B,)`` output frame counts (without augmentation)."""
         return self.encoder.output_lengths(self.features.output_lengths(num_samples))
 
-    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, S)`` waveforms, ``(B,)`` sample counts → ``(B, T', V)`` logits, ``(B,)`` frame counts."""
+    def encode(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        """``(B, S)`` waveforms, ``(B,)`` sample counts → the encoder's output, with the layers the objective reads."""
         for augment in self.waveform_augmenters:
             waveforms, lengths = augment(waveforms, lengths)
         features, frames = self.features(waveforms, lengths)
         for augment in self.feature_augmenters:
             features, frames = augment(features, frames)
-        return self.encoder(features, frames)
+        layers = self.objective.intermediate_layers
+        if layers and isinstance(self.encoder, IntermediateOutputs):
+            hidden, out_lengths, taken = self.encoder.forward_intermediate(features, frames, layers)
+            return EncoderOutput(hidden, out_lengths, taken)
+        hidden, out_lengths = self.encoder(features, frames)
+        return EncoderOutput(hidden, out_lengths)
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor, targets: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``(B, S)`` waveforms, ``(B,)`` sample counts and label-id targets → ``(B,)`` loss of each utterance."""
+        return self.objective.loss(self.encode(waveforms, lengths), targets)
+
+    def log_probs(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, S)`` waveforms, ``(B,)`` sample counts → ``(B, T', V)`` float32 log-probabilities, ``(B,)`` frames."""
+        encoded = self.encode(waveforms, lengths)
+        return self.objective(encoded.hidden, encoded.lengths), encoded.lengths

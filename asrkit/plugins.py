@@ -14,6 +14,13 @@ Environment switches, as pytest and datasette have them:
 A plugin that fails to import, or whose hook raises, is recorded as a
 :class:`BrokenPlugin` with its error instead of stopping the program: commands
 that do not need it keep working.
+
+The plugin API has a version, :data:`PLUGIN_API_VERSION`. A plugin module
+declares the versions it supports with a module attribute holding a PEP 440
+specifier, ``ASRKIT_PLUGIN_API = ">=2,<3"``; a plugin that does not support
+this asrkit's version is recorded as broken, with one line saying so. A
+plugin that declares nothing is loaded, and its components are checked
+against today's contracts (an asrkit 0.1 encoder is refused by name).
 """
 
 from __future__ import annotations
@@ -29,11 +36,19 @@ from asrkit import hookspecs
 
 ENTRY_POINT_GROUP = "asrkit"
 
+PLUGIN_API_VERSION = 2
+"""The version of the plugin API (hooks and interfaces): 1 was asrkit 0.1; 2 added objectives, and encoders
+return hidden features instead of logits."""
+
+API_ATTRIBUTE = "ASRKIT_PLUGIN_API"
+"""The module attribute in which a plugin declares the plugin API versions it supports (a PEP 440 specifier)."""
+
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("asrkit_datasets", "asrkit_plugins.datasets"),
     ("asrkit_features", "asrkit_plugins.features"),
     ("asrkit_augmenters", "asrkit_plugins.augmenters"),
     ("asrkit_encoders", "asrkit_plugins.encoders"),
+    ("asrkit_objectives", "asrkit_plugins.objectives"),
     ("asrkit_tokenizers", "asrkit_plugins.tokenizers"),
     ("asrkit_decoders", "asrkit_plugins.decoders"),
     ("asrkit_loggers", "asrkit_plugins.loggers"),
@@ -73,12 +88,35 @@ class AsrkitPluginManager(pluggy.PluginManager):
         self.broken: list[BrokenPlugin] = []
 
     def register_plugin(self, plugin: object, name: str, source: PluginSource) -> None:
+        check_api_version(plugin, name, source)
         self.register(plugin, name=name)
         self.sources[name] = source
 
     def mark_broken(self, name: str, source: PluginSource, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         self.broken.append(BrokenPlugin(name, source.package, source.version, message))
+
+
+class PluginApiError(Exception):
+    """A plugin declares plugin API versions that do not include this asrkit's."""
+
+
+def check_api_version(plugin: object, name: str, source: PluginSource) -> None:
+    """Refuse ``plugin`` when its :data:`API_ATTRIBUTE` excludes :data:`PLUGIN_API_VERSION`."""
+    declared = getattr(plugin, API_ATTRIBUTE, None)
+    if declared is None:
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        supported = SpecifierSet(str(declared))
+    except InvalidSpecifier:
+        raise PluginApiError(f"{API_ATTRIBUTE} = {declared!r} is not a version specifier such as '>=2,<3'") from None
+    if not supported.contains(str(PLUGIN_API_VERSION)):
+        raise PluginApiError(
+            f"plugin '{name}' ({source.package} {source.version}) supports asrkit plugin API {declared}; "
+            f"this asrkit has plugin API {PLUGIN_API_VERSION}: see docs/plugins.md#migrating-from-asrkit-01"
+        )
 
 
 def asrkit_source() -> PluginSource:

@@ -34,6 +34,8 @@ ATTRIBUTES = {
     "Config": "frozen dataclass of the recipe parameters, every field declared with `asrkit.config.param`",
     "stage": "`'waveform'` (input `(B, S)`, before the features) or `'features'` (input `(B, T, D)`)",
     "needs_fit": "true when `fit` must see training data before the first step",
+    "intermediate_layers": "encoder layers (from 1) whose outputs `loss` reads; the encoder must offer "
+    "`IntermediateOutputs`",
 }
 """Descriptions of the class attributes of the interfaces (attribute docstrings are not kept at run time)."""
 
@@ -99,13 +101,27 @@ def interfaces_markdown() -> str:
     """The data types and the base class of each component kind, from :mod:`asrkit.interfaces`."""
     parts = [HEADER, "# Interfaces\n\n", doc(interfaces) + "\n"]
     parts.append("\n## Data types\n")
-    for cls in (interfaces.Utterance, interfaces.Word, interfaces.Hypothesis, interfaces.RunInfo):
+    for cls in (
+        interfaces.Utterance,
+        interfaces.Word,
+        interfaces.Hypothesis,
+        interfaces.RunInfo,
+        interfaces.EncoderOutput,
+    ):
         fields = ", ".join(_field(f) for f in dataclasses.fields(cls))
         parts.append(f"\n### `{cls.__name__}`\n\n```python\n{cls.__name__}({fields})\n```\n\n{doc(cls)}\n")
     for kind, cls in interfaces.INTERFACES.items():
         parts.append(f"\n## `{cls.__name__}` ({kind})\n\n{doc(cls)}\n\n")
         parts.append("| member | required | description |\n| --- | --- | --- |\n")
         parts.extend(_member_row(cls, name, member) for name, member in _members(cls))
+    parts.append(
+        "\n## Optional capabilities\n\nProtocols a component may implement on top of its kind's interface; "
+        "`asrkit.testing.check_component` checks each one a component has.\n"
+    )
+    for name, cls in interfaces.CAPABILITIES.items():
+        parts.append(f"\n### `{name}`\n\n{doc(cls)}\n\n")
+        parts.append("| member | required | description |\n| --- | --- | --- |\n")
+        parts.extend(_member_row(cls, member_name, member) for member_name, member in _members(cls))
     return "".join(parts)
 
 
@@ -136,8 +152,10 @@ def _member_row(cls: type, name: str, member: Any) -> str:
         code = f"{name} -> {member.fget.__annotations__.get('return', 'Any')}"
         text = doc(member)
     else:
+        if isinstance(member, (classmethod, staticmethod)):
+            member = member.__func__
         signature = inspect.signature(member)
-        params = ", ".join(_param(p) for p in signature.parameters.values() if p.name != "self")
+        params = ", ".join(_param(p) for p in signature.parameters.values() if p.name not in ("self", "cls"))
         code = f"{name}({params})"
         if signature.return_annotation is not inspect.Signature.empty:
             code += f" -> {signature.return_annotation}"

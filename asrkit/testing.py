@@ -29,7 +29,16 @@ import torch
 
 from asrkit import plugins
 from asrkit.config import build_config, describe, field_types, to_dict
-from asrkit.interfaces import INTERFACES, KINDS, Hypothesis, RunInfo, Utterance
+from asrkit.interfaces import (
+    INTERFACES,
+    KINDS,
+    EncoderOutput,
+    Exportable,
+    Hypothesis,
+    IntermediateOutputs,
+    RunInfo,
+    Utterance,
+)
 from asrkit.plugins import AsrkitPluginManager, PluginSource, make_plugin_manager
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
@@ -150,17 +159,80 @@ def _check_augmenter(cls: type, config: Any, deps: dict[str, Any]) -> None:
 
 
 def _check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
-    module = cls(config, **{"input_dim": 20, "num_classes": 8, **deps}).eval()
+    module = cls(config, **{"input_dim": 20, **deps}).eval()
     x, lengths = _padded_batch([64, 37], 20, padding=None)
     with torch.no_grad():
-        logits, out_lengths = module(x, lengths)
+        hidden, out_lengths = module(x, lengths)
         alone, alone_lengths = module(x[1:, :37], lengths[1:])
-    assert logits.dim() == 3 and logits.shape[0] == 2 and logits.shape[2] == 8
+    assert hidden.dim() == 3 and hidden.shape[0] == 2 and hidden.shape[2] == module.output_dim, (
+        "forward must return (B, T', output_dim) hidden features"
+    )
     assert out_lengths.tolist() == module.output_lengths(lengths).tolist(), "lengths must equal output_lengths()"
-    assert int(out_lengths.max()) == logits.shape[1]
+    assert int(out_lengths.max()) == hidden.shape[1]
     assert module.subsampling >= 1
     n = int(alone_lengths[0])
-    torch.testing.assert_close(logits[1, :n], alone[0, :n], atol=1e-4, rtol=1e-4, msg="padding changed the output")
+    torch.testing.assert_close(hidden[1, :n], alone[0, :n], atol=1e-4, rtol=1e-4, msg="padding changed the output")
+    if isinstance(module, IntermediateOutputs):
+        layers = list(range(1, module.num_layers + 1))
+        with torch.no_grad():
+            final, _, taken = module.forward_intermediate(x, lengths, layers)
+        torch.testing.assert_close(final, hidden, msg="forward_intermediate's final output must be forward's")
+        assert sorted(taken) == layers, "forward_intermediate must return every layer asked for"
+        for layer, output in taken.items():
+            assert output.shape[:2] == hidden.shape[:2] and output.shape[2] == module.layer_dim(layer)
+    if isinstance(module, Exportable):
+        with torch.no_grad():
+            exported, exported_lengths = module.export_module().eval()(x, lengths)
+        assert torch.equal(exported_lengths, out_lengths)
+        for row, m in enumerate(out_lengths.tolist()):
+            torch.testing.assert_close(exported[row, :m], hidden[row, :m], atol=1e-4, rtol=1e-4)
+
+
+def _check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:
+    tokenizer = deps.get("tokenizer") or _letters_tokenizer()
+    hidden_dim = 12
+    deps = {"input_dim": hidden_dim, "tokenizer": tokenizer, **deps}
+    if "encoder" in inspect.signature(cls).parameters and "encoder" not in deps:
+        deps["encoder"] = _TwoLayerEncoder(hidden_dim)
+    objective = cls(config, **deps).eval()
+    lengths = torch.tensor([30, 18])
+    hidden = torch.randn(2, 30, hidden_dim)
+    hidden[1, 18:] = 0.0
+    encoder = deps.get("encoder")
+    layers = {n: torch.randn(2, 30, encoder.layer_dim(n)) for n in objective.intermediate_layers}
+    encoded = EncoderOutput(hidden, lengths, layers)
+    with torch.no_grad():
+        log_probs = objective(hidden, lengths)
+    assert log_probs.shape == (2, 30, tokenizer.num_classes) and log_probs.dtype == torch.float32
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 30), msg="forward must give log-probabilities")
+    targets = [tokenizer.encode("a cat"), tokenizer.encode("dog")]
+    objective.train()
+    loss = objective.loss(encoded, targets)
+    assert loss.shape == (2,) and bool(torch.isfinite(loss).all()), "loss must be a finite (B,) tensor"
+    loss.sum().backward()
+    assert any(p.grad is not None for p in objective.parameters()), "the loss must train the objective's layers"
+    fits = objective.fits(torch.tensor([30, 1]), targets)
+    assert fits.dtype == torch.bool and fits.tolist() == [True, False], "30 frames fit 'a cat', 1 frame not 'dog'"
+
+
+class _TwoLayerEncoder(torch.nn.Module):
+    """Stands in for an encoder with intermediate outputs when an objective is checked alone."""
+
+    def __init__(self, hidden_dim: int) -> None:
+        super().__init__()
+        self.output_dim = hidden_dim
+        self.num_layers = 2
+
+    def layer_dim(self, layer: int) -> int:
+        return 10
+
+
+def _letters_tokenizer() -> Any:
+    from asrkit.registry import Registry
+
+    registry = Registry(make_plugin_manager(autoload=False))
+    char = registry.get("tokenizers", "char").cls
+    return char(char.Config())
 
 
 def _check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:
@@ -185,11 +257,7 @@ def _check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:
 
 def _check_decoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
     if "tokenizer" not in deps:
-        from asrkit.registry import Registry
-
-        registry = Registry(make_plugin_manager(autoload=False))
-        char = registry.get("tokenizers", "char").cls
-        deps = {**deps, "tokenizer": char(char.Config())}
+        deps = {**deps, "tokenizer": _letters_tokenizer()}
     tokenizer = deps["tokenizer"]
     decoder = cls(config, **deps)
     try:
@@ -238,6 +306,7 @@ _BEHAVIOUR: dict[str, Callable[[type, Any, dict[str, Any]], None]] = {
     "features": _check_features,
     "augmenters": _check_augmenter,
     "encoders": _check_encoder,
+    "objectives": _check_objective,
     "tokenizers": _check_tokenizer,
     "decoders": _check_decoder,
     "loggers": _check_logger,

@@ -58,9 +58,9 @@ def inference(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: to
 
 def training(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: torch.Tensor) -> None:
     model.zero_grad(set_to_none=True)
-    logits, out_lengths = model.forward_padded(features, lengths) if form == "padded" else model(features, lengths)
-    valid = valid_mask(out_lengths, logits.shape[1]).unsqueeze(-1)
-    (logits.log_softmax(-1) * valid).sum().neg().backward()
+    hidden, out_lengths = model.forward_padded(features, lengths) if form == "padded" else model(features, lengths)
+    valid = valid_mask(out_lengths, hidden.shape[1]).unsqueeze(-1)
+    (hidden.log_softmax(-1) * valid).sum().neg().backward()
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     # train_rnn is left at its default: the forms are chosen explicitly through forward / forward_padded.
-    model = ResCNNBiGRU(QUICK if args.quick else ResCNNBiGRUConfig(), input_dim=128, num_classes=29).to(device)
+    model = ResCNNBiGRU(QUICK if args.quick else ResCNNBiGRUConfig(), input_dim=128).to(device)
     longest = int(args.seconds * FRAMES_PER_SECOND) + 1
     batches = {
         "equal": torch.full((args.batch,), longest),

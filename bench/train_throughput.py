@@ -132,6 +132,7 @@ def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> t
         normalize=tokenizer.normalize,
         encode=tokenizer.encode,
         output_frames=model.output_lengths,
+        fits=model.objective.fits,
         sample_rate=recipe.data.sample_rate,
         max_duration=None,
     )

@@ -22,10 +22,14 @@ class LinearEncoder(Encoder):
         scale: float = param(1.0, help="multiplies the input")
         layers: int = param(1, help="unused; a second int parameter")
 
-    def __init__(self, config: Config, input_dim: int, num_classes: int) -> None:
+    def __init__(self, config: Config, input_dim: int) -> None:
         super().__init__()
         self.config = config
-        self.proj = torch.nn.Linear(input_dim, num_classes)
+        self.proj = torch.nn.Linear(input_dim, 8)
+
+    @property
+    def output_dim(self) -> int:
+        return 8
 
     @property
     def subsampling(self) -> int:

@@ -15,7 +15,7 @@ from asrkit.quantize import is_quantized, quantize_for_cpu
 from asrkit.recipe import parse_recipe, read_yaml
 from asrkit.registry import load_registry
 from asrkit.testing import check_component
-from asrkit_plugins.encoders.conformer import Conformer, ConformerBody, ConformerConfig
+from asrkit_plugins.encoders.conformer import Conformer, ConformerConfig
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_recipe.yaml"
 SMALL = ConformerConfig(d_model=32, num_layers=2, num_heads=2, conv_kernel=7, subsampling_channels=8)
@@ -36,7 +36,7 @@ def test_contract_default_and_small_sizes() -> None:
 
 
 def test_body_returns_hidden_features_zero_past_lengths() -> None:
-    body = ConformerBody(SMALL, input_dim=20).eval()
+    body = Conformer(SMALL, input_dim=20).eval()
     x, lengths = padded([64, 37, 5])
     hidden, out_lengths = body(x, lengths)
     assert body.output_dim == 32 and body.subsampling == 4
@@ -46,7 +46,7 @@ def test_body_returns_hidden_features_zero_past_lengths() -> None:
 
 
 def test_intermediate_layer_outputs_for_intermediate_ctc() -> None:
-    body = ConformerBody(SMALL, input_dim=20).eval()
+    body = Conformer(SMALL, input_dim=20).eval()
     x, lengths = padded([64, 37])
     hidden, out_lengths, layers = body.forward_intermediate(x, lengths, (1, 2))
     assert body.num_layers == 2 and body.layer_dim(1) == 32 and set(layers) == {1, 2}
@@ -64,7 +64,7 @@ def test_valid_frames_unchanged_by_padding_in_eval_and_train_mode(subsampling: i
         d_model=32, num_layers=2, num_heads=2, conv_kernel=7, subsampling_channels=8, subsampling=subsampling, dropout=0
     )
     torch.manual_seed(0)
-    body = ConformerBody(config, input_dim=20)
+    body = Conformer(config, input_dim=20)
     x, lengths = padded([71, 40, 9], padding=None)
     for mode in (True, False):
         body.train(mode)
@@ -78,7 +78,7 @@ def test_valid_frames_unchanged_by_padding_in_eval_and_train_mode(subsampling: i
 
 def test_training_mode_with_dropout_ignores_what_the_padding_holds() -> None:
     torch.manual_seed(0)
-    body = ConformerBody(SMALL, input_dim=20).train()
+    body = Conformer(SMALL, input_dim=20).train()
     zeros, lengths = padded([64, 30], padding=0.0)
     noise, _ = padded([64, 30], padding=None)
     torch.manual_seed(1)
@@ -114,7 +114,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_model(registry, recipe, tokenizer)
     with torch.no_grad():
-        model.encoder.classifier.weight.mul_(20.0)
+        model.objective.head.weight.mul_(20.0)
     path = tmp_path_factory.mktemp("conformer") / "tiny.pt"
     save_atomic(model_payload(recipe.resolved(), model, tokenizer), path)
     return path
@@ -132,11 +132,11 @@ def test_export_matches_pytorch_on_shapes_it_was_not_traced_with(checkpoint: Pat
     waves = 0.1 * torch.randn(3, 23_456, generator=torch.Generator().manual_seed(5))
     waves = waves.masked_fill(torch.arange(23_456) >= lengths.unsqueeze(1), 0.0)
     with torch.no_grad():
-        logits, want_lengths = model(waves, lengths)
+        want, want_lengths = model.log_probs(waves, lengths)
     got, got_lengths = run_exported(result.path, fmt, (waves, lengths))
     assert torch.equal(got_lengths.long(), want_lengths)
-    valid = torch.arange(logits.shape[1]) < want_lengths.unsqueeze(1)
-    assert (got - logits.log_softmax(-1)).abs()[valid].max() <= TOLERANCE
+    valid = torch.arange(want.shape[1]) < want_lengths.unsqueeze(1)
+    assert (got - want).abs()[valid].max() <= TOLERANCE
 
 
 def test_int8_quantization_replaces_every_linear_and_keeps_the_output(checkpoint: Path) -> None:
@@ -149,8 +149,8 @@ def test_int8_quantization_replaces_every_linear_and_keeps_the_output(checkpoint
     waves = 0.1 * torch.randn(2, 16_000, generator=torch.Generator().manual_seed(2))
     waves = waves.masked_fill(torch.arange(16_000) >= lengths.unsqueeze(1), 0.0)
     with torch.no_grad():
-        want, want_lengths = model(waves, lengths)
-        got, got_lengths = quantized(waves, lengths)
+        want, want_lengths = model.log_probs(waves, lengths)
+        got, got_lengths = quantized.log_probs(waves, lengths)
     assert torch.equal(got_lengths, want_lengths)
     valid = torch.arange(want.shape[1]) < want_lengths.unsqueeze(1)
     agree = (got.argmax(-1) == want.argmax(-1))[valid].float().mean()

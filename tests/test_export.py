@@ -38,7 +38,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_model(registry, recipe, tokenizer)
     with torch.no_grad():
-        model.encoder.classifier[-1].weight.mul_(100.0)
+        model.objective.head.weight.mul_(100.0)
     path = tmp_path_factory.mktemp("export") / "tiny.pt"
     save_atomic(model_payload(recipe.resolved(), model, tokenizer), path)
     return path
@@ -47,8 +47,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def expected(checkpoint: Path, inputs: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     model = load_model(checkpoint, load_registry()).model
     with torch.no_grad():
-        logits, lengths = model(*inputs)
-    return logits.log_softmax(dim=-1), lengths
+        return model.log_probs(*inputs)
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
@@ -81,7 +80,7 @@ def test_check_export_refuses_a_graph_that_differs(checkpoint: Path, tmp_path: P
     result = export_checkpoint(checkpoint, "torchscript", tmp_path / "m.ts.pt", load_registry())
     other = load_model(checkpoint, load_registry()).model
     with torch.no_grad():
-        other.encoder.classifier[-1].bias.add_(torch.linspace(0, 1, other.encoder.classifier[-1].bias.numel()))
+        other.objective.head.bias.add_(torch.linspace(0, 1, other.objective.head.bias.numel()))
     with pytest.raises(ExportError, match="differs from PyTorch"):
         check_export(other, result.path, "torchscript", padded_noise([9_000, 4_000], seed=3))
 
@@ -127,7 +126,7 @@ def test_reverse_within_lengths_leaves_padding_in_place() -> None:
 
 def test_export_form_of_the_encoder_equals_the_packed_one() -> None:
     torch.manual_seed(1)
-    encoder = ResCNNBiGRU(ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=2, rnn_dim=16, cnn_channels=4), 20, 7).eval()
+    encoder = ResCNNBiGRU(ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=2, rnn_dim=16, cnn_channels=4), 20).eval()
     features, lengths = torch.randn(3, 41, 20), torch.tensor([41, 17, 2])
     with torch.no_grad():
         want, want_lengths = encoder(features, lengths)

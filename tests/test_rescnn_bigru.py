@@ -15,6 +15,8 @@ from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb
 from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
 from asrkit_plugins.features.log_mel import LogMel, LogMelConfig
 from asrkit_plugins.features.mfcc import Mfcc
+from asrkit_plugins.objectives.ctc import CTC
+from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
 
 SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channels=8)
 
@@ -22,7 +24,7 @@ SMALL = ResCNNBiGRUConfig(n_cnn_layers=2, n_rnn_layers=2, rnn_dim=32, cnn_channe
 @pytest.fixture(scope="module")
 def default_model() -> ResCNNBiGRU:
     torch.manual_seed(0)
-    return ResCNNBiGRU(ResCNNBiGRUConfig(), input_dim=128, num_classes=29).eval()
+    return ResCNNBiGRU(ResCNNBiGRUConfig(), input_dim=128).eval()
 
 
 def test_the_builtin_plugins_register_these_components(asrkit_plugin_manager) -> None:
@@ -42,13 +44,15 @@ def test_rescnn_bigru_passes_the_contract() -> None:
 
 
 def test_default_model_has_the_reference_parameter_count(default_model: ResCNNBiGRU) -> None:
-    # 128 mels, 28 characters + blank: the tutorial model's size, ~23.7M.
-    assert sum(p.numel() for p in default_model.parameters()) == 23_705_373
+    # 128 mels, 28 characters + blank: the tutorial model's size, ~23.7M, with the CTC layer over 512 features.
+    head = CTC(CTC.Config(), input_dim=default_model.output_dim, tokenizer=CharTokenizer(CharTokenizer.Config()))
+    assert default_model.output_dim == 512
+    assert sum(p.numel() for p in [*default_model.parameters(), *head.parameters()]) == 23_705_373
 
 
 @pytest.mark.parametrize("input_dim", [127, 128])
 def test_output_lengths_follow_the_stride_2_convolution(input_dim: int) -> None:
-    model = ResCNNBiGRU(SMALL, input_dim=input_dim, num_classes=5)
+    model = ResCNNBiGRU(SMALL, input_dim=input_dim)
     for frames in range(1, 12):
         stem = model.stem(torch.zeros(1, 1, frames, input_dim))
         assert stem.shape[2] == model.output_lengths(torch.tensor([frames])).item() == (frames - 1) // 2 + 1
@@ -62,7 +66,7 @@ def test_padding_does_not_change_any_real_frame(default_model: ResCNNBiGRU) -> N
     batch = torch.randn(4, 130, 128, generator=generator) * 5  # noise everywhere, padding included
     with torch.no_grad():
         logits, out_lengths = default_model(batch, lengths)
-        assert logits.shape == (4, 60, 29)  # T' of the longest row, not of the padded width
+        assert logits.shape == (4, 60, 512)  # T' of the longest row, not of the padded width
         for i, n in enumerate(lengths.tolist()):
             alone, alone_lengths = default_model(batch[i : i + 1, :n], lengths[i : i + 1])
             assert alone_lengths.item() == out_lengths[i].item() == (n - 1) // 2 + 1
@@ -73,7 +77,7 @@ def test_padding_does_not_change_any_real_frame(default_model: ResCNNBiGRU) -> N
 def test_the_backward_direction_starts_at_the_last_valid_frame() -> None:
     # Without packing the first row's last frames would depend on the padding the GRU reads backwards.
     torch.manual_seed(2)
-    model = ResCNNBiGRU(SMALL, input_dim=16, num_classes=5).eval()
+    model = ResCNNBiGRU(SMALL, input_dim=16).eval()
     lengths = torch.tensor([10, 40])
     x = torch.randn(2, 40, 16)
     changed = x.clone()
@@ -90,7 +94,8 @@ def test_features_specaugment_encoder_compose_with_lengths() -> None:
     model = AcousticModel(
         LogMel(LogMelConfig()),
         [SpecAugment(SpecAugmentConfig())],
-        ResCNNBiGRU(SMALL, input_dim=128, num_classes=29),
+        ResCNNBiGRU(SMALL, input_dim=128),
+        CTC(CTC.Config(), input_dim=SMALL.rnn_dim, tokenizer=CharTokenizer(CharTokenizer.Config())),
     )
     samples = torch.tensor([16000, 4321, 9999])
     waves = torch.randn(3, 16000)
@@ -98,15 +103,17 @@ def test_features_specaugment_encoder_compose_with_lengths() -> None:
     assert model.output_lengths(samples).tolist() == expected.tolist() == [51, 14, 32]
     assert model.frame_seconds == pytest.approx(0.02)
     for training in (True, False):
-        logits, lengths = model.train(training)(waves, samples)
+        logits, lengths = model.train(training).log_probs(waves, samples)
         assert logits.shape == (3, 51, 29) and lengths.tolist() == expected.tolist()
 
 
 def test_ctc_gradients_reach_every_parameter() -> None:
     torch.manual_seed(4)
-    model = ResCNNBiGRU(SMALL, input_dim=20, num_classes=6).train()
+    model = ResCNNBiGRU(SMALL, input_dim=20).train()
+    head = torch.nn.Linear(model.output_dim, 6)
     x, lengths = torch.randn(3, 50, 20), torch.tensor([50, 31, 18])
-    logits, out_lengths = model(x, lengths)
+    hidden, out_lengths = model(x, lengths)
+    logits = head(hidden)
     targets = torch.randint(1, 6, (3, 5))
     loss = torch.nn.functional.ctc_loss(
         logits.log_softmax(-1).transpose(0, 1), targets, out_lengths, torch.full((3,), 5), blank=0
@@ -122,25 +129,23 @@ def test_ctc_gradients_reach_every_parameter() -> None:
 def ctc_step(
     model: ResCNNBiGRU, x: torch.Tensor, lengths: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Logits and the CTC loss's gradient of every parameter, by name."""
+    """Hidden features and the CTC loss's gradient of every parameter, by name."""
     model.zero_grad()
-    logits, out_lengths = model(x, lengths)
+    hidden, out_lengths = model(x, lengths)
+    torch.manual_seed(0)
+    logits = torch.nn.Linear(model.output_dim, 6)(hidden)
     targets = torch.tensor([[1, 2, 3], [4, 1, 2], [3, 3, 1]])
     loss = torch.nn.functional.ctc_loss(
         logits.log_softmax(-1).transpose(0, 1), targets, out_lengths, torch.full((3,), 3), blank=0
     )
     loss.backward()
-    return logits.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+    return hidden.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
 def test_padded_training_gives_the_packed_outputs_and_gradients() -> None:
     torch.manual_seed(5)
-    packed = ResCNNBiGRU(
-        dataclasses.replace(SMALL, dropout=0.0, train_rnn="packed"), input_dim=20, num_classes=6
-    ).train()
-    padded = ResCNNBiGRU(
-        dataclasses.replace(SMALL, dropout=0.0, train_rnn="padded"), input_dim=20, num_classes=6
-    ).train()
+    packed = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn="packed"), input_dim=20).train()
+    padded = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn="padded"), input_dim=20).train()
     padded.load_state_dict(packed.state_dict())
     x, lengths = torch.randn(3, 50, 20) * 3, torch.tensor([18, 50, 31])
     want_logits, want_grads = ctc_step(packed, x, lengths)
@@ -152,7 +157,7 @@ def test_padded_training_gives_the_packed_outputs_and_gradients() -> None:
 
 def test_padded_training_gives_each_row_its_outputs_alone() -> None:
     torch.manual_seed(6)
-    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0), input_dim=20, num_classes=6).train()
+    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0), input_dim=20).train()
     x, lengths = torch.randn(3, 50, 20), torch.tensor([18, 50, 31])
     logits, out_lengths = model(x, lengths)
     for row, n in enumerate(lengths.tolist()):
@@ -165,7 +170,7 @@ def test_padded_training_gives_each_row_its_outputs_alone() -> None:
 def test_the_padded_form_shares_the_gru_weights() -> None:
     import copy
 
-    model = ResCNNBiGRU(SMALL, input_dim=20, num_classes=6)
+    model = ResCNNBiGRU(SMALL, input_dim=20)
     assert not any("directions" in key for key in model.state_dict())  # each weight saved once, under .gru
     with torch.no_grad():
         model.rnns[0].gru.weight_hh_l0_reverse.fill_(0.5)

@@ -27,7 +27,7 @@ TINY = "tests/fixtures/tiny_recipe.yaml"
 
 
 class NanOnCall(LinearEncoder):
-    """A per-frame linear encoder whose logits are NaN on chosen training forward calls."""
+    """A per-frame linear encoder whose outputs are NaN on chosen training forward calls."""
 
     name = "nan_on_call"
 
@@ -36,8 +36,8 @@ class NanOnCall(LinearEncoder):
         calls: tuple[int, ...] = param((), help="training forward calls (counted from 1) that return NaN")
         from_call: int | None = param(None, help="every training forward call from this one on returns NaN")
 
-    def __init__(self, config: Config, input_dim: int, num_classes: int) -> None:
-        super().__init__(LinearEncoder.Config(), input_dim, num_classes)
+    def __init__(self, config: Config, input_dim: int) -> None:
+        super().__init__(LinearEncoder.Config(), input_dim)
         self.nan_config = config
         self.training_calls = 0
 

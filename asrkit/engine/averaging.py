@@ -79,6 +79,11 @@ def average_checkpoints(paths: Sequence[Path]) -> dict[str, Any]:
     first = payloads[0]
     shapes = {name: tuple(t.shape) for name, t in first["model"].items()}
     for path, payload in zip(paths[1:], payloads[1:], strict=True):
+        if payload.get("format") != first.get("format"):
+            raise CheckpointError(
+                f"{path} has checkpoint format {payload.get('format')}, {paths[0]} format {first.get('format')}: "
+                "average checkpoints written by one asrkit"
+            )
         theirs = {name: tuple(t.shape) for name, t in payload["model"].items()}
         if theirs != shapes:
             different = sorted(set(shapes.items()) ^ set(theirs.items()))[0][0]

@@ -19,7 +19,7 @@ import jiwer
 import torch
 from torch.utils.data import DataLoader
 
-from asrkit.ctc import ctc_loss
+from asrkit.data.batches import skip_summary
 from asrkit.engine.distributed import all_gather_objects, all_reduce_sum
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
@@ -147,14 +147,14 @@ def evaluate(
                 progress.advance()
                 continue
             batch = batch.to(device, non_blocking=True)
-            with precision.autocast():
-                logits, frames = model(batch.waveforms, batch.lengths)
             targets = [tokenizer.encode(text) for text in batch.texts]
-            loss = ctc_loss(logits, frames, targets, blank=tokenizer.blank_id).per_utterance
-            lengths = torch.tensor([max(1, len(t)) for t in targets], device=loss.device)
-            loss_sum += float((loss / lengths).sum())
-            log_probs = logits.float().log_softmax(dim=-1).cpu()
-            frames = frames.cpu()
+            with precision.autocast():
+                encoded = model.encode(batch.waveforms, batch.lengths)
+                loss = model.objective.loss(encoded, targets)
+                log_probs = model.objective(encoded.hidden, encoded.lengths)
+            loss_sum += float(loss.float().sum())
+            log_probs = log_probs.float().cpu()
+            frames = encoded.lengths.cpu()
             references = [tokenizer.normalize(text) for text in batch.texts]
             for name, decoder in decoders.items():
                 texts = [hyp.text for hyp in decoder.decode(log_probs, frames)]
@@ -177,8 +177,7 @@ def evaluate(
         )
     gathered_skips = [item for part in all_gather_objects(skipped) for item in part]
     if gathered_skips:
-        first = gathered_skips[0][0]
-        progress.warn(f"{label}: {len(gathered_skips)} unreadable utterances not scored (first: {first})")
+        progress.warn(f"{label}: not scored, {skip_summary(gathered_skips)}")
     hypotheses = {}
     if keep_hypotheses:
         for name in decoders:

@@ -24,7 +24,7 @@ from asrkit import __version__
 from asrkit.data.batches import UtteranceDataset
 from asrkit.engine import rng
 from asrkit.engine.averaging import AVERAGED, average_run
-from asrkit.engine.checkpoint import load_checkpoint
+from asrkit.engine.checkpoint import load_checkpoint, model_state, remove_stale_temporaries
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.ema import EMA, make_ema
 from asrkit.engine.evaluation import SetResult, evaluate
@@ -34,6 +34,7 @@ from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps
 from asrkit.engine.precision import fallback_notice, precision_for
 from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
+from asrkit.engine.resume import check_resumable
 from asrkit.engine.setup import (
     Corpus,
     close_decoders,
@@ -145,9 +146,10 @@ def _start_run_dir(
     """Check the folder against ``--resume``, write the resolved recipe; returns the checkpoint to resume."""
     checkpoint = _checkpoint_to_resume(run_dir / "checkpoints", resume)
     if checkpoint is not None:
-        _check_schedule_unchanged(checkpoint["recipe"]["train"], recipe.resolved()["train"])
+        check_resumable(checkpoint["recipe"], recipe.resolved(), str(run_dir / "checkpoints" / LAST))
     if world.is_main:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir / "checkpoints")
         resolved = recipe.resolved()
         (run_dir / "recipe.yaml").write_text(dump_yaml(resolved), encoding="utf-8")
         if checkpoint is not None:
@@ -244,7 +246,7 @@ def test_weight_averages(
         if (file == AVERAGED and not parts.config.average_best) or (file == EMA and parts.ema is None):
             continue
         if path.exists():
-            parts.model.load_state_dict(load_checkpoint(path)["model"])
+            parts.model.load_state_dict(model_state(load_checkpoint(path), parts.model))
             sections[f"valid_{path.stem}"] = validate(parts)
             sections[f"test_{path.stem}"] = test(parts, decoders, tests, run_dir, step, file)
     return sections
@@ -265,7 +267,7 @@ def test(
     best = parts.checkpoint_dir / checkpoint
     tag = "" if checkpoint == BEST else f"-{Path(checkpoint).stem}"
     if best.exists():
-        parts.model.load_state_dict(load_checkpoint(best)["model"])
+        parts.model.load_state_dict(model_state(load_checkpoint(best), parts.model))
     results = []
     for test_set in tests:
         evaluation = evaluate(
@@ -307,26 +309,6 @@ def _checkpoint_to_resume(checkpoint_dir: Path, resume: bool) -> dict | None:
     return checkpoint
 
 
-PLAN_KEYS = ("schedule", "batch", "accumulate_grad", "seed")
-"""The ``train`` settings that fix the step plan; --resume cannot change them."""
-
-
-def _check_schedule_unchanged(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
-    """A resumed run must follow the interrupted run's step plan.
-
-    More epochs are fine with a constant learning rate; the other schedules are
-    sized from the total number of steps, so their epochs are fixed too.
-    """
-    keys = PLAN_KEYS if resolved["schedule"]["name"] == "constant" else ("epochs", *PLAN_KEYS)
-    for key in keys:
-        if saved.get(key) != resolved.get(key):
-            raise CheckpointError(
-                f"--resume needs the interrupted run's train.{key} ({saved.get(key)!r}, not {resolved.get(key)!r}): "
-                "the learning-rate schedule and batch order were planned from it; "
-                "to train longer, start a new run instead"
-            )
-
-
 def _warn_recipe_changes(progress: Progress, saved: dict, resolved: dict) -> None:
     changed = [key for key in resolved if saved.get(key) != resolved[key]]
     if changed:
@@ -359,7 +341,8 @@ def _announce(progress: Progress, parts: TrainingParts, recipe: Recipe) -> None:
     hours = sum(utterance.duration for _, utterance in entries) / 3600
     progress.print(
         f"asrkit {__version__}: training {params:,} parameters on {len(entries)} utterances ({hours:.2f} h), "
-        f"{recipe.tokenizer.name} tokenizer ({parts.tokenizer.num_classes} classes), {parts.device} "
-        f"{parts.precision.name}, {parts.world.world_size} process(es), "
+        f"{recipe.objective.name} objective, {recipe.tokenizer.name} tokenizer "
+        f"({parts.tokenizer.num_classes} classes), {parts.device} {parts.precision.name}, "
+        f"{parts.world.world_size} process(es), "
         f"{len(parts.sampler)} batches per epoch per process"
     )

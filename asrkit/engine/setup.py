@@ -134,12 +134,13 @@ def fit_features(
 def trainable(
     entries: Sequence[Entry], recipe: Recipe, tokenizer: Tokenizer, model: AcousticModel
 ) -> tuple[list[Entry], SkipReport]:
-    """The training utterances a CTC model can learn from (see :func:`select_utterances`), and what was left out."""
+    """The training utterances the model's objective can learn from (see :func:`select_utterances`), and the rest."""
     selected, report = select_utterances(
         entries,
         normalize=tokenizer.normalize,
         encode=tokenizer.encode,
         output_frames=model.output_lengths,
+        fits=model.objective.fits,
         sample_rate=recipe.data.sample_rate,
         max_duration=recipe.train.batch.max_duration,
     )

@@ -3,8 +3,8 @@
 One optimizer step covers ``accumulate_grad`` batches (a *window*). For each
 batch, on every rank:
 
-1. forward on the training device (features and augmenters included), CTC
-   loss per utterance, divided by its transcript length (PyTorch's ``mean``);
+1. forward on the training device (features and augmenters included) to the
+   objective's loss per utterance (CTC: divided by its transcript length);
 2. one small all-reduce of ``[loss sum, utterances, non-finite?, empty?,
    checkpoint due?]``, so that every rank takes the same decisions;
 3. a non-finite loss on any rank (or a batch whose audio all failed to load)
@@ -42,18 +42,18 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
-from asrkit.ctc import ctc_loss
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
 from asrkit.engine.averaging import keep_if_among_best
-from asrkit.engine.checkpoint import model_payload, save_atomic
+from asrkit.engine.checkpoint import load_weights, model_payload, model_state, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
 from asrkit.engine.ema import EMA, ema_weights
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
+from asrkit.engine.skips import append_skips
 from asrkit.errors import TrainingError
 from asrkit.interfaces import Decoder, Tokenizer
 from asrkit.model import AcousticModel
@@ -185,12 +185,9 @@ def batch_step(
         per_utterance = None
         if len(batch):
             batch = batch.to(device, non_blocking=True)
-            with parts.precision.autocast():
-                logits, frames = parts.wrapped(batch.waveforms, batch.lengths)
             targets = [parts.tokenizer.encode(text) for text in batch.texts]
-            loss = ctc_loss(logits, frames, targets, blank=parts.tokenizer.blank_id).per_utterance
-            lengths = torch.tensor([max(1, len(t)) for t in targets], device=loss.device, dtype=loss.dtype)
-            per_utterance = loss / lengths
+            with parts.precision.autocast():
+                per_utterance = parts.wrapped(batch.waveforms, batch.lengths, targets).float()
             local_sum = per_utterance.sum().detach()
         else:
             local_sum = torch.zeros((), device=device)
@@ -275,11 +272,9 @@ def record_step(
 def check_streak(parts: TrainingParts, state: TrainState) -> None:
     if state.nonfinite_streak < parts.config.max_nonfinite:
         return
-    last = parts.checkpoint_dir / LAST
-    kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
     raise TrainingError(
         f"{state.nonfinite_streak} consecutive non-finite losses or gradients "
-        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {kept} "
+        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {_kept_checkpoint(parts)} "
         f"(lower train.optimizer.lr, set train.grad_clip, or check the data)"
     )
 
@@ -322,14 +317,16 @@ def finish_epoch(parts: TrainingParts, state: TrainState) -> None:
 
 
 def report_skips(parts: TrainingParts, state: TrainState) -> None:
-    """One warning line for the utterances left out of this epoch (before training, or unreadable)."""
+    """One warning line for the utterances left out of this epoch, and every one of them in ``skipped.jsonl``."""
     report = SkipReport()
     report.merge(parts.selection)
     for part in all_gather_objects(state.epoch_skipped):
         for path, reason in part:
             report.add(reason, path)
     if report.total:
-        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary()}")
+        where = append_skips(parts.checkpoint_dir.parent, state.epoch + 1, report) if parts.world.is_main else None
+        every = f"; every one in {where}" if where is not None else ""
+        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary(per_reason=True)}{every}")
 
 
 def validate(parts: TrainingParts) -> list[SetResult]:
@@ -393,14 +390,24 @@ def check_finite(parts: TrainingParts, state: TrainState) -> None:
         return
     raise TrainingError(
         f"the model's weights are not finite after step {state.step}; stopping without saving "
-        f"(the last good checkpoint in {parts.checkpoint_dir} is kept); lower train.optimizer.lr or set train.grad_clip"
+        f"({_kept_checkpoint(parts)}); lower train.optimizer.lr or set train.grad_clip"
     )
+
+
+def _kept_checkpoint(parts: TrainingParts) -> str:
+    """What a stopped run leaves to resume from: only say a checkpoint is kept when there is one."""
+    last = parts.checkpoint_dir / LAST
+    return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
 
 
 def restore(parts: TrainingParts, checkpoint: dict[str, Any]) -> TrainState:
     """Load ``last.pt``'s training state into ``parts``; returns the state to continue from."""
     training = checkpoint["training"]
-    parts.model.load_state_dict(checkpoint["model"])
+    load_weights(
+        parts.model,
+        model_state(checkpoint, parts.model),
+        f"--resume: {parts.checkpoint_dir / LAST} does not fit the model",
+    )
     parts.optimizer.load_state_dict(training["optimizer"])
     parts.schedule.load_state_dict(training["schedule"])
     if parts.precision.scaler is not None and training.get("scaler") is not None:

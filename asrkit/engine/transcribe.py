@@ -139,7 +139,7 @@ def _decode(
     padded = torch.zeros(len(loaded), int(lengths.max()))
     for row, (_, wave) in enumerate(loaded):
         padded[row, : wave.shape[0]] = wave
-    logits, frames = model(padded.to(device), lengths.to(device))
-    log_probs = logits.float().log_softmax(dim=-1).cpu()
+    log_probs, frames = model.log_probs(padded.to(device), lengths.to(device))
+    log_probs = log_probs.float().cpu()
     hypotheses = decoder.decode(log_probs, frames.cpu(), model.frame_seconds if timestamps else None)
     return {chunk: (hyp.text, hyp.words or ()) for (chunk, _), hyp in zip(loaded, hypotheses, strict=True)}

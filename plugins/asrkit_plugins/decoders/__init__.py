@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from asrkit import hookimpl
 
+ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written for
+
 
 @hookimpl
 def asrkit_register_decoders() -> list[type]:

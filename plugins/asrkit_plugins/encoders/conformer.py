@@ -18,12 +18,9 @@ icefall's training recipe; E-Branchformer adds a second (cgMLP) branch per
 block, about 1.5× the compute, which a CPU demo cannot afford. Both share the
 subsampling and attention here and could be added as variants later.
 
-The module body is :class:`ConformerBody`, written against the model seam's
-encoder contract (hidden features out, no classifier): ``cls(config,
-input_dim=D)``, ``output_dim``, ``subsampling``, ``output_lengths``,
-``forward(features, lengths) -> (hidden, lengths)``. Until that seam is in the
-core, the registered ``conformer`` is :class:`Conformer`, the body plus the
-linear CTC head the current contract asks an encoder for.
+It returns hidden features (``output_dim`` = ``d_model``); the objective
+(``ctc``, ``inter_ctc``) owns the output layers. It can also return the output
+of any block (:meth:`Conformer.forward_intermediate`), which intermediate CTC reads.
 """
 
 from __future__ import annotations
@@ -75,8 +72,11 @@ class ConformerConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-class ConformerBody(nn.Module):
-    """Conformer hidden features: ``(B, T, D)`` features, ``(B,)`` lengths → ``(B, T', H)``, ``(B,)`` lengths."""
+class Conformer(Encoder):
+    """Conformer (macaron FFN, rotary self-attention, depthwise conv), 4x conv subsampling, padding-exact."""
+
+    name: ClassVar[str] = "conformer"
+    Config: ClassVar[type] = ConformerConfig
 
     def __init__(self, config: ConformerConfig, input_dim: int) -> None:
         super().__init__()
@@ -134,29 +134,3 @@ class ConformerBody(nn.Module):
             if number in layers:
                 outputs[number] = x.masked_fill(padding.unsqueeze(-1), 0.0)
         return x.masked_fill(padding.unsqueeze(-1), 0.0), out_lengths, outputs
-
-
-class Conformer(Encoder):
-    """Conformer (macaron FFN, rotary self-attention, depthwise conv), 4x conv subsampling, padding-exact."""
-
-    name: ClassVar[str] = "conformer"
-    Config: ClassVar[type] = ConformerConfig
-
-    def __init__(self, config: ConformerConfig, input_dim: int, num_classes: int) -> None:
-        super().__init__()
-        self.config = config
-        self.body = ConformerBody(config, input_dim)
-        self.classifier = nn.Linear(self.body.output_dim, num_classes)
-
-    @property
-    def subsampling(self) -> int:
-        return self.body.subsampling
-
-    def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor:
-        return self.body.output_lengths(input_lengths)
-
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, D)`` features, ``(B,)`` frame counts → ``(B, T', V)`` logits (0 past ``T'``), ``(B,)`` ``T'``."""
-        hidden, out_lengths = self.body(features, lengths)
-        logits = self.classifier(hidden)
-        return logits.masked_fill(~valid_mask(out_lengths, logits.shape[1]).unsqueeze(-1), 0.0), out_lengths

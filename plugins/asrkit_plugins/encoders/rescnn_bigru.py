@@ -1,8 +1,10 @@
 """The ResCNN-BiGRU encoder (``rescnn_bigru``): a DeepSpeech2-style acoustic model.
 
 A stride-2 convolution over (time, frequency), residual CNN blocks, a linear
-projection, bidirectional GRUs and a two-layer classifier, as in AssemblyAI's
-tutorial model, with padding kept out of every valid frame:
+projection, bidirectional GRUs and the first layer of AssemblyAI's tutorial
+classifier (linear, GELU, dropout: the hidden features, ``rnn_dim`` a frame);
+the objective adds the output layer over them. Padding is kept out of every
+valid frame:
 
 - before each 3×3 convolution the frames past a row's length are zeroed, so a
   row's last valid frames read zeros there, exactly as when it is alone;
@@ -10,8 +12,8 @@ tutorial model, with padding kept out of every valid frame:
   instead of reading the padding first, in one of two ways (``train_rnn``):
 
   - ``packed``: the GRUs run on packed sequences; the layer norms,
-    activations, dropout and the classifier, all per frame, run on the packed
-    frames only;
+    activations, dropout and the output projection, all per frame, run on the
+    packed frames only;
   - ``padded``: each direction runs as a unidirectional GRU on the padded
     tensor, the backward one on each row reversed *within its length*
     (frames ``n-1, …, 0`` of a row of length ``n``, then its padding), its
@@ -26,10 +28,16 @@ tutorial model, with padding kept out of every valid frame:
   Evaluation always runs packed: without gradients it is as fast as padded or faster,
   and what quantization (int8 GRUs take packed sequences) expects. Export
   uses the padded form, which tracing can capture.
+
+The encoder offers its BiGRU layers' outputs to objectives that read them
+(:class:`asrkit.interfaces.IntermediateOutputs`, used by ``inter_ctc``).
+Checkpoints of asrkit 0.1, whose encoder ended in the whole classifier, are
+renamed on loading (:meth:`ResCNNBiGRU.upgrade_state_dict`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -50,7 +58,7 @@ class ResCNNBiGRUConfig:
     n_rnn_layers: int = param(5, help="number of bidirectional GRU layers")
     rnn_dim: int = param(512, help="GRU hidden size per direction, and the size of the projection before the GRUs")
     cnn_channels: int = param(32, help="channels of every convolution")
-    dropout: float = param(0.1, help="dropout probability after each CNN, GRU and classifier activation")
+    dropout: float = param(0.1, help="dropout probability after each CNN, GRU and output projection activation")
     train_rnn: str = param(
         "packed",
         help="how the GRUs keep padding out of valid frames in training: 'packed' (packed sequences) or 'padded' "
@@ -146,7 +154,7 @@ class ResCNNBiGRU(Encoder):
     name: ClassVar[str] = "rescnn_bigru"
     Config: ClassVar[type] = ResCNNBiGRUConfig
 
-    def __init__(self, config: ResCNNBiGRUConfig, input_dim: int, num_classes: int) -> None:
+    def __init__(self, config: ResCNNBiGRUConfig, input_dim: int) -> None:
         super().__init__()
         self.config = config
         channels, rnn_dim = config.cnn_channels, config.rnn_dim
@@ -160,45 +168,93 @@ class ResCNNBiGRU(Encoder):
                 for i in range(config.n_rnn_layers)
             ]
         )
-        self.classifier = nn.Sequential(
-            nn.Linear(2 * rnn_dim, rnn_dim),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(rnn_dim, num_classes),
-        )
+        self.output = nn.Sequential(nn.Linear(2 * rnn_dim, rnn_dim), nn.GELU(), nn.Dropout(config.dropout))
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.rnn_dim
 
     @property
     def subsampling(self) -> int:
         return 2
 
+    @property
+    def num_layers(self) -> int:
+        """The BiGRU layers, numbered from 1, whose outputs :meth:`forward_intermediate` can return."""
+        return self.config.n_rnn_layers
+
+    def layer_dim(self, layer: int) -> int:
+        return 2 * self.config.rnn_dim
+
     def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor:
         return conv_output_lengths(input_lengths)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, D)`` features, ``(B,)`` frame counts → ``(B, T', V)`` logits, ``(B,)`` frame counts ``T'``.
+        """``(B, T, D)`` features, ``(B,)`` frame counts → ``(B, T', H)`` hidden features, ``(B,)`` frame counts ``T'``.
 
-        Logits past a row's ``T'`` are 0.
+        Hidden features past a row's ``T'`` are 0.
         """
+        hidden, out_lengths, _ = self.forward_intermediate(features, lengths, ())
+        return hidden, out_lengths
+
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        """:meth:`forward`, plus ``{layer: (B, T', 2·rnn_dim)}``: the outputs of BiGRU ``layers`` (from 1)."""
+        for layer in layers:
+            if not 1 <= layer <= self.num_layers:
+                raise ValueError(f"rescnn_bigru has BiGRU layers 1 to {self.num_layers}, not {layer}")
         if self.training and self.config.train_rnn == "padded":
-            return self.forward_padded(features, lengths)
+            return self._run_padded(features, lengths, layers)
         x = self.cnn(features, lengths)
         out_lengths = self.output_lengths(lengths)
         # pack_padded_sequence wants the lengths on the CPU.
         packed = pack_padded_sequence(self.project(x), out_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        for rnn in self.rnns:
+        taken: dict[int, torch.Tensor] = {}
+        for number, rnn in enumerate(self.rnns, start=1):
             packed = rnn(packed)
-        packed = packed._replace(data=self.classifier(packed.data))
-        logits, _ = pad_packed_sequence(packed, batch_first=True)
-        return logits, out_lengths
+            if number in layers:
+                taken[number] = pad_packed_sequence(packed, batch_first=True)[0]
+        packed = packed._replace(data=self.output(packed.data))
+        hidden, _ = pad_packed_sequence(packed, batch_first=True)
+        return hidden, out_lengths, taken
 
     def forward_padded(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` with the GRUs on the padded tensor (see the module docstring): same contract."""
+        hidden, out_lengths, _ = self._run_padded(features, lengths, ())
+        return hidden, out_lengths
+
+    def _run_padded(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
         x = self.project(self.cnn(features, lengths))
         out_lengths = self.output_lengths(lengths)
-        for rnn in self.rnns:
+        padding = ~valid_mask(out_lengths, x.shape[1]).unsqueeze(-1)
+        taken: dict[int, torch.Tensor] = {}
+        for number, rnn in enumerate(self.rnns, start=1):
             x = rnn.forward_padded(x, out_lengths)
-        logits = self.classifier(x)
-        return logits.masked_fill(~valid_mask(out_lengths, logits.shape[1]).unsqueeze(-1), 0.0), out_lengths
+            if number in layers:
+                taken[number] = x.masked_fill(padding, 0.0)
+        return self.output(x).masked_fill(padding, 0.0), out_lengths, taken
+
+    @classmethod
+    def upgrade_state_dict(cls, state: dict[str, torch.Tensor], checkpoint_format: int) -> dict[str, torch.Tensor]:
+        """asrkit 0.1 (format 1): the encoder ended in ``classifier`` (linear, GELU, dropout, linear to ``V``).
+
+        Its first linear layer is today's ``output`` projection; its last is
+        the output layer that the ``ctc`` objective now owns (``objective.head``),
+        the only objective 0.1 had.
+        """
+        if checkpoint_format >= 2:
+            return state
+        renamed = {}
+        for key, value in state.items():
+            if key.startswith("encoder.classifier.0."):
+                key = "encoder.output.0." + key.removeprefix("encoder.classifier.0.")
+            elif key.startswith("encoder.classifier.3."):
+                key = "objective.head." + key.removeprefix("encoder.classifier.3.")
+            renamed[key] = value
+        return renamed
 
     def export_module(self) -> nn.Module:
         """The same computation without packed sequences, for ``asrkit export`` (see :mod:`asrkit.export`)."""

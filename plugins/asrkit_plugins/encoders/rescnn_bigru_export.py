@@ -6,7 +6,7 @@ exporters get the encoder's padded form (:meth:`ResCNNBiGRU.forward_padded`,
 the one ``train_rnn: padded`` trains with): each direction of every BiGRU is a
 unidirectional GRU on the padded tensor, the backward one on each row reversed
 within its length, so every valid output equals the packed run's. Frames past
-a row's length get logits 0, as ``pad_packed_sequence`` gives.
+a row's length get hidden features 0, as ``pad_packed_sequence`` gives.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 
 
 class ExportableResCNNBiGRU(nn.Module):
-    """``(B, T, D)`` features, ``(B,)`` frame counts → ``(B, T', V)`` logits, ``(B,)`` frame counts ``T'``."""
+    """``(B, T, D)`` features, ``(B,)`` frame counts → ``(B, T', H)`` hidden features, ``(B,)`` frame counts ``T'``."""
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()

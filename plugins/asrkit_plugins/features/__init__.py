@@ -6,6 +6,8 @@ from asrkit import hookimpl
 from asrkit_plugins.features.log_mel import LogMel
 from asrkit_plugins.features.mfcc import Mfcc
 
+ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written for
+
 
 @hookimpl
 def asrkit_register_features() -> list[type]:

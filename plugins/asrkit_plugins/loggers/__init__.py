@@ -7,6 +7,8 @@ from asrkit_plugins.loggers.comet_logger import CometLogger
 from asrkit_plugins.loggers.console_logger import ConsoleLogger
 from asrkit_plugins.loggers.jsonl_logger import JsonlLogger
 
+ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written for
+
 
 @hookimpl
 def asrkit_register_loggers() -> list[type]:

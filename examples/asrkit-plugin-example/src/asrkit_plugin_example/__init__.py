@@ -14,6 +14,9 @@ from asrkit import hookimpl
 from asrkit.config import param
 from asrkit.interfaces import Augmenter
 
+ASRKIT_PLUGIN_API = ">=2,<3"
+"""The asrkit plugin API versions this plugin is written for (see docs/plugins.md)."""
+
 
 class RandomGain(Augmenter):
     """Scale each training utterance by a random gain drawn uniformly in decibels."""
