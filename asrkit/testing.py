@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,11 @@ from asrkit.interfaces import (
     Hypothesis,
     IntermediateOutputs,
     RunInfo,
+    Tokenizer,
     Utterance,
 )
 from asrkit.plugins import AsrkitPluginManager, PluginSource, make_plugin_manager
+from asrkit.text import DEFAULT_ALPHABET, TextNormalizer
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
@@ -136,6 +138,18 @@ def _check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     torch.testing.assert_close(
         noisy_feats[1, :n], feats[1, :n], atol=1e-4, rtol=1e-4, msg="samples past a row's length changed its features"
     )
+    _check_export_form(module, (waves, lengths), feats, frames)
+
+
+def _check_export_form(module: Any, inputs: tuple[torch.Tensor, torch.Tensor], want: Any, lengths: Any) -> None:
+    """A component that claims :class:`Exportable` gives its outputs on every valid frame through its export form."""
+    if not isinstance(module, Exportable):
+        return
+    with torch.no_grad():
+        got, got_lengths = module.export_module().eval()(*inputs)
+    assert torch.equal(got_lengths, lengths), "export_module() must give the same lengths"
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(got[row, :n], want[row, :n], atol=1e-4, rtol=1e-4, msg="export_module() differs")
 
 
 def _check_augmenter(cls: type, config: Any, deps: dict[str, Any]) -> None:
@@ -180,12 +194,7 @@ def _check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
         assert sorted(taken) == layers, "forward_intermediate must return every layer asked for"
         for layer, output in taken.items():
             assert output.shape[:2] == hidden.shape[:2] and output.shape[2] == module.layer_dim(layer)
-    if isinstance(module, Exportable):
-        with torch.no_grad():
-            exported, exported_lengths = module.export_module().eval()(x, lengths)
-        assert torch.equal(exported_lengths, out_lengths)
-        for row, m in enumerate(out_lengths.tolist()):
-            torch.testing.assert_close(exported[row, :m], hidden[row, :m], atol=1e-4, rtol=1e-4)
+    _check_export_form(module, (x, lengths), hidden, out_lengths)
 
 
 def _check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:
@@ -218,6 +227,8 @@ def _check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:
 class _TwoLayerEncoder(torch.nn.Module):
     """Stands in for an encoder with intermediate outputs when an objective is checked alone."""
 
+    name = "two_layers"
+
     def __init__(self, hidden_dim: int) -> None:
         super().__init__()
         self.output_dim = hidden_dim
@@ -226,13 +237,49 @@ class _TwoLayerEncoder(torch.nn.Module):
     def layer_dim(self, layer: int) -> int:
         return 10
 
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        raise NotImplementedError("the objective check gives the layer outputs directly")
 
-def _letters_tokenizer() -> Any:
-    from asrkit.registry import Registry
 
-    registry = Registry(make_plugin_manager(autoload=False))
-    char = registry.get("tokenizers", "char").cls
-    return char(char.Config())
+class _AlphabetTokenizer(Tokenizer):
+    """Characters of :data:`asrkit.text.DEFAULT_ALPHABET` plus a last blank: what objectives and decoders are
+    checked with when no tokenizer is given (the core's own, so the checks need no tokenizer plugin)."""
+
+    name = "alphabet"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        pass
+
+    def __init__(self, config: Any = None) -> None:
+        self._normalize = TextNormalizer(DEFAULT_ALPHABET)
+
+    @property
+    def num_classes(self) -> int:
+        return len(DEFAULT_ALPHABET) + 1
+
+    @property
+    def blank_id(self) -> int:
+        return len(DEFAULT_ALPHABET)
+
+    @property
+    def labels(self) -> list[str]:
+        return [*DEFAULT_ALPHABET, ""]
+
+    def normalize(self, text: str) -> str:
+        return self._normalize(text)
+
+    def encode(self, text: str) -> list[int]:
+        return [DEFAULT_ALPHABET.index(c) for c in self._normalize(text)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(DEFAULT_ALPHABET[i] for i in ids)
+
+
+def _letters_tokenizer() -> Tokenizer:
+    return _AlphabetTokenizer()
 
 
 def _check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:

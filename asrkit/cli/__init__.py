@@ -34,6 +34,7 @@ COMMANDS = {
     "transcribe": "asrkit.cli.transcribe:transcribe",
     "export": "asrkit.cli.export:export",
     "average": "asrkit.cli.average:average",
+    "serve": "asrkit.cli.serve:serve",
     "data": "asrkit.cli.data:data",
     "doctor": "asrkit.cli.doctor:doctor",
 }
