@@ -181,3 +181,22 @@ def test_the_librispeech_conformer_recipe_runs_and_averages(tmp_path: Path, monk
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert [r["set"] for r in results["test_averaged"]] == ["test-clean", "test-other"]
+
+
+def test_inter_ctc_reads_the_conformers_intermediate_blocks() -> None:
+    """The inter_ctc objective over a 2-block conformer: its loss depends on block 1's output."""
+    registry = load_registry()
+    data = read_yaml(TINY)
+    data["encoder"] = {"name": "conformer", "d_model": 32, "num_layers": 2, "num_heads": 2, "conv_kernel": 7}
+    data["objective"] = {"name": "inter_ctc", "layers": [1], "weight": 0.3}
+    recipe = parse_recipe(data, registry)
+    tokenizer = build(registry, recipe.tokenizer)
+    torch.manual_seed(0)
+    model = build_model(registry, recipe, tokenizer).train()
+    lengths = torch.tensor([16_000, 12_000])
+    waves = 0.1 * torch.randn(2, 16_000, generator=torch.Generator().manual_seed(3))
+    loss = model(waves, lengths, [tokenizer.encode("yes"), tokenizer.encode("no")])
+    assert loss.shape == (2,) and torch.isfinite(loss).all()
+    encoded = model.encode(waves, lengths)
+    assert set(encoded.intermediate) == {1} and encoded.intermediate[1].shape == encoded.hidden.shape
+    assert not torch.equal(encoded.intermediate[1], encoded.hidden)
