@@ -90,3 +90,20 @@ class TrainConfig:
         False,
         help="torch.compile the encoder on CUDA; its GRUs stay eager (dynamo leaves RNN modules out of its graphs)",
     )
+    average_best: int = param(
+        0,
+        help="keep the N best epochs by validation WER; at the end average them into checkpoints/averaged.pt "
+        "and test it beside best.pt (0: off)",
+    )
+
+    ema_decay: float | None = param(
+        None,
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.999), saved as "
+        "checkpoints/ema.pt and tested beside best.pt; null: off",
+    )
+
+    def __post_init__(self) -> None:
+        if self.average_best < 0:
+            raise ValueError(f"average_best must not be negative, got {self.average_best}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay}")

@@ -1,4 +1,4 @@
-"""``asrkit data``: write a manifest from a LibriSpeech-layout corpus, and check a manifest."""
+"""``asrkit data``: write a manifest from a LibriSpeech-layout corpus, check a manifest, simulate RIRs."""
 
 from __future__ import annotations
 
@@ -87,6 +87,23 @@ def check(
             f"{path}: {_plural(report.total, 'problem')} in {_plural(len(utterances), 'utterance')}: {found}"
         )
     console.print("[green]no problems found[/]")
+
+
+@data.command("simulate-rirs")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--count", default=100, show_default=True, type=click.IntRange(min=1), help="RIRs to simulate.")
+@click.option("--sample-rate", default=16000, show_default=True, type=click.IntRange(min=1000), help="Hz.")
+@click.option("--sides", nargs=2, type=float, default=(3.0, 10.0), show_default=True, help="Room side range, m.")
+@click.option("--rt60", nargs=2, type=float, default=(0.2, 0.8), show_default=True, help="RT60 range, seconds.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every random draw.")
+def simulate_rirs(
+    out: str, count: int, sample_rate: int, sides: tuple[float, float], rt60: tuple[float, float], seed: int
+) -> None:
+    """Simulate COUNT room impulse responses into OUT with pyroomacoustics, for the reverb augmenter."""
+    from asrkit.data.rirs import simulate_rirs as simulate
+
+    paths = simulate(Path(out), count, sample_rate, sides, rt60, seed)
+    Console(highlight=False).print(f"wrote {len(paths)} RIRs and rirs.tsv to {escape(out)}")
 
 
 def _plural(count: int, noun: str) -> str:

@@ -25,12 +25,14 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from asrkit.data.batches import Entry, SkipReport, UtteranceDataset
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
 from asrkit.engine.distributed import World
+from asrkit.engine.ema import make_ema
 from asrkit.engine.finetune import initialize_from
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog
@@ -76,6 +78,7 @@ class StepPart:
     precision: Precision
     device: torch.device
     world: World
+    ema: AveragedModel | None = None  # a moving average of the weights (train.ema_decay, asrkit.engine.ema)
 
 
 @dataclass
@@ -208,6 +211,7 @@ def _step_and_data(
         precision=precision_for(config.precision, device),
         device=device,
         world=world,
+        ema=make_ema(model, config.ema_decay),
     )
     loader = train_loader(dataset, sampler, num_workers=config.num_workers, device=device, seed=config.seed)
     return step, DataPart(sampler=sampler, loader=loader, valid=[], selection=selection)

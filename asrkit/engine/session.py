@@ -21,8 +21,10 @@ from rich.console import Console
 
 from asrkit import __version__
 from asrkit.engine import rng
+from asrkit.engine.averaging import AVERAGED, average_run
 from asrkit.engine.checkpoint import load_checkpoint, model_state, remove_stale_temporaries
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
+from asrkit.engine.ema import EMA
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.finetune import freeze_for_steps, frozen_parameters
 from asrkit.engine.loggers import MetricsLog, open_loggers
@@ -32,7 +34,7 @@ from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
 from asrkit.engine.resume import check_resumable
 from asrkit.engine.setup import resolve_device
-from asrkit.engine.trainer import BEST, LAST, TrainState, fit, restore
+from asrkit.engine.trainer import BEST, LAST, TrainState, fit, restore, validate
 from asrkit.errors import CheckpointError
 from asrkit.interfaces import Decoder
 from asrkit.recipe import Recipe, dump_yaml, load_recipe
@@ -118,6 +120,7 @@ def _run(
             "valid": [SetResult(**r) for r in state.best_valid],
             "test": test(step, report, training.decoders.test, tests, run_dir, state.step),
         }
+        sections.update(test_weight_averages(step, data, report, training.decoders.test, tests, run_dir, state.step))
         if world.is_main:
             write_results(run_dir / "results.json", sections)
             log.artifact(run_dir / "results.json")
@@ -147,6 +150,35 @@ def _start_run_dir(
     return checkpoint
 
 
+def test_weight_averages(
+    step: StepPart,
+    data: DataPart,
+    report: ReportPart,
+    decoders: dict[str, Decoder],
+    tests: list[EvalLoader],
+    run_dir: Path,
+    at_step: int,
+) -> dict[str, list[SetResult]]:
+    """Validate and test the average of the kept best epochs and the EMA, when the recipe asks for them.
+
+    See :mod:`asrkit.engine.averaging` and :mod:`asrkit.engine.ema`; sections ``valid_averaged``,
+    ``test_averaged``, ``valid_ema``, ``test_ema``.
+    """
+    if step.config.average_best and step.world.is_main:
+        average_run(report.checkpoint_dir)
+    barrier()
+    sections = {}
+    for file in (AVERAGED, EMA):
+        path = report.checkpoint_dir / file
+        if (file == AVERAGED and not step.config.average_best) or (file == EMA and step.ema is None):
+            continue
+        if path.exists():
+            step.model.load_state_dict(model_state(load_checkpoint(path), step.model))
+            sections[f"valid_{path.stem}"] = validate(step, data, report)
+            sections[f"test_{path.stem}"] = test(step, report, decoders, tests, run_dir, at_step, file)
+    return sections
+
+
 def test(
     step: StepPart,
     report: ReportPart,
@@ -154,12 +186,14 @@ def test(
     tests: list[EvalLoader],
     run_dir: Path,
     at_step: int,
+    checkpoint: str = BEST,
 ) -> list[SetResult]:
-    """Score the best checkpoint on every test set, with the validation decoder and the recipe's decoder."""
+    """Score ``checkpoint`` (default: the best) on every test set, with the validation and the recipe's decoder."""
     if not tests:
         return []
     barrier()  # best.pt was written by rank 0
-    best = report.checkpoint_dir / BEST
+    best = report.checkpoint_dir / checkpoint
+    tag = "" if checkpoint == BEST else f"-{Path(checkpoint).stem}"
     if best.exists():
         step.model.load_state_dict(model_state(load_checkpoint(best), step.model))
     results = []
@@ -178,9 +212,9 @@ def test(
         results += evaluation.results.values()
         if step.world.is_main:
             for name, records in evaluation.hypotheses.items():
-                report.log.artifact(write_hypotheses(run_dir, test_set.label, name, records))
+                report.log.artifact(write_hypotheses(run_dir, test_set.label + tag, name, records))
             metrics = {
-                f"test/{r.set}/{r.decoder}/{key}": getattr(r, key)
+                f"test{tag}/{r.set}/{r.decoder}/{key}": getattr(r, key)
                 for r in evaluation.results.values()
                 for key in ("wer", "cer")
             }

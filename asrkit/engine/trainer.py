@@ -45,8 +45,10 @@ import torch
 
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.engine import rng
+from asrkit.engine.averaging import keep_if_among_best
 from asrkit.engine.checkpoint import load_weights, model_payload, model_state, save_atomic
 from asrkit.engine.distributed import all_gather_objects, all_reduce_sum
+from asrkit.engine.ema import EMA, ema_weights
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.parts import DataPart, ReportPart, StepPart
 from asrkit.engine.skips import append_skips
@@ -122,6 +124,8 @@ def train_epoch(step: StepPart, data: DataPart, report: ReportPart, state: Train
         if window_ok and stepped is None:
             check_streak(config, report, state)
         if stepped is not None:
+            if step.ema is not None:
+                step.ema.update_parameters(step.model)
             record_step(step, report, state, window_sum, window_count, *stepped)
             if checkpoint_due or _every(config.checkpoint_every_steps, state.step):
                 if state.batches_done < total:  # the epoch's end saves anyway, after validation
@@ -270,6 +274,17 @@ def finish_epoch(step: StepPart, data: DataPart, report: ReportPart, state: Trai
         state.best_epoch = state.epoch
         state.best_valid = [result.as_json() for result in results]
         save_best(step, report, state)
+    if step.config.average_best and scored and step.world.is_main:
+        check_finite(step, report, state)
+        keep_if_among_best(
+            report.checkpoint_dir,
+            step.config.average_best,
+            state.epoch,
+            results[0].wer,
+            lambda: _payload(step, report, state),
+        )
+    if step.ema is not None and step.world.is_main:
+        save_atomic({**_payload(step, report, state), "model": ema_weights(step.ema)}, report.checkpoint_dir / EMA)
     save_last(step, data, report, state)
 
 
@@ -328,6 +343,7 @@ def save_last(step: StepPart, data: DataPart, report: ReportPart, state: TrainSt
             "sampler": data.sampler.state_dict(),
             "rng": states,
             "world_size": step.world.world_size,
+            "ema": step.ema.state_dict() if step.ema is not None else None,
         }
         save_atomic(payload, report.checkpoint_dir / LAST)
     report.last_save = time.monotonic()
@@ -371,6 +387,8 @@ def restore(step: StepPart, data: DataPart, report: ReportPart, checkpoint: dict
         step.precision.scaler.load_state_dict(training["scaler"])
     data.sampler.load_state_dict(training["sampler"])
     rng.restore(training["rng"][step.world.rank], step.device)
+    if step.ema is not None and training.get("ema") is not None:
+        step.ema.load_state_dict(training["ema"])
     return TrainState.from_dict(training["state"])
 
 

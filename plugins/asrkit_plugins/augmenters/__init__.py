@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from asrkit import hookimpl
+from asrkit_plugins.augmenters.add_noise import AddNoise
+from asrkit_plugins.augmenters.reverb import Reverb
 from asrkit_plugins.augmenters.specaugment import SpecAugment
 from asrkit_plugins.augmenters.speed_perturb import SpeedPerturb
 
@@ -11,4 +13,4 @@ ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written f
 
 @hookimpl
 def asrkit_register_augmenters() -> list[type]:
-    return [SpecAugment, SpeedPerturb]
+    return [SpecAugment, SpeedPerturb, AddNoise, Reverb]
