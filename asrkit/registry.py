@@ -10,6 +10,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from asrkit.checks.plugin import hook_result_problem
 from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
@@ -65,10 +66,14 @@ class Registry:
     def _collect(self, kind: str, plugin_name: str, hook: Any) -> None:
         source = self.pm.sources.get(plugin_name, PluginSource("?", "?"))
         try:
-            classes = list(hook())
+            result = hook()
+            wrong_type = hook_result_problem(hook.__name__, result)
+            if wrong_type:
+                raise PluginError(wrong_type)
+            classes = list(result)
             for cls in classes:
                 _check_shape(kind, cls)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
             return

@@ -102,14 +102,14 @@ def recipe_snippets() -> list[tuple[str, dict]]:
 
 
 @pytest.mark.parametrize("snippet", recipe_snippets(), ids=lambda s: s[0])
-def test_recipe_snippets_validate(snippet, register_plugin, monkeypatch):
+def test_recipe_snippets_validate(snippet, asrkit_register_plugin, monkeypatch):
     _, data = snippet
     requires = data.pop("requires", [])
     if any(r.startswith("asrkit-plugin-example") for r in requires):
         monkeypatch.syspath_prepend(str(ROOT / "examples" / "asrkit-plugin-example" / "src"))
         import asrkit_plugin_example
 
-        register_plugin(asrkit_plugin_example, name="example", package="asrkit-plugin-example")
+        asrkit_register_plugin(asrkit_plugin_example, name="example", package="asrkit-plugin-example")
     parse_recipe(data, load_registry(autoload=False))
 
 

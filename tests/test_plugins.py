@@ -185,17 +185,17 @@ def test_registered_class_without_config_is_refused(fake_entry_points):
     assert any(b.name == "bad" and "Config" in b.error for b in registry.broken)
 
 
-def test_register_plugin_fixture_adds_a_throwaway_plugin(register_plugin):
-    register_plugin(FakePlugin(), name="fake")
+def test_asrkit_register_plugin_fixture_adds_a_throwaway_plugin(asrkit_register_plugin):
+    asrkit_register_plugin(FakePlugin(), name="fake")
     assert "linear" in load_registry().names("encoders")
 
 
-def test_register_plugin_fixture_cleans_up():
+def test_asrkit_register_plugin_fixture_cleans_up():
     assert "linear" not in load_registry().names("encoders")
 
 
-def test_unknown_name_lists_choices_and_suggests(register_plugin):
-    register_plugin(FakePlugin(), name="fake")
+def test_unknown_name_lists_choices_and_suggests(asrkit_register_plugin):
+    asrkit_register_plugin(FakePlugin(), name="fake")
     with pytest.raises(
         RecipeError,
         match=r"encoder.name: unknown encoders component 'linaer'; choices: .*linear.*"
