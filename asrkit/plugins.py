@@ -160,7 +160,9 @@ def load_entry_points(pm: AsrkitPluginManager, allowed: set[str] | None) -> None
             continue
         try:
             plugin = load_guarded(ep.load)
-        except (Exception, SystemExit, PluginInterrupted) as exc:
+        except KeyboardInterrupt:
+            raise  # the user pressed Ctrl-C (a plugin's own KeyboardInterrupt is PluginInterrupted)
+        except BaseException as exc:  # SystemExit too: one plugin must not end every command
             pm.mark_broken(ep.name, source, exc)
             continue
         try:

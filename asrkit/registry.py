@@ -10,7 +10,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from asrkit.checks.plugin import hook_result_problem
+from asrkit.checks.plugin import hook_problems, hook_result_problem
 from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
@@ -62,6 +62,14 @@ class Registry:
     def broken(self) -> list[BrokenPlugin]:
         """Plugins that failed to load, or whose registration hook failed."""
         return [*self.pm.broken, *self._failed]
+
+    def hook_warnings(self) -> list[BrokenPlugin]:
+        """Loaded plugins with functions pluggy silently ignores: an ``asrkit_*`` function without ``@hookimpl``."""
+        found = []
+        for name, source in self.pm.sources.items():
+            for problem in hook_problems(self.pm.get_plugin(name)):
+                found.append(BrokenPlugin(name, source.package, source.version, problem))
+        return found
 
     def _collect(self, kind: str, plugin_name: str, hook: Any) -> None:
         source = self.pm.sources.get(plugin_name, PluginSource("?", "?"))

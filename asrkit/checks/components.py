@@ -147,6 +147,7 @@ def check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     with torch.no_grad():
         feats, frames = module(waves, lengths)
         noisy_feats, _ = module(noisy, lengths)
+        _check_frames_per_row(who, module, waves, lengths, "eval")
         expect(
             feats.dim() == 3 and feats.shape[0] == len(rows) and feats.shape[2] == module.num_features,
             who,
@@ -169,7 +170,6 @@ def check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
             frames=feats.shape[1],
             lengths=frames,
         )
-        _check_frames_per_row(who, module, waves, lengths, "eval")
         module.train()
         _check_frames_per_row(who, module, waves, lengths, "train")
     n = int(frames[1])
@@ -223,6 +223,7 @@ def check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
     with torch.no_grad():
         hidden, out_lengths = module(x, lengths)
         alone, alone_lengths = module(x[1:2, : rows[1]], lengths[1:2])
+        _check_frames_per_row(who, module, x, lengths, "eval")
         expect(
             hidden.dim() == 3 and hidden.shape[0] == len(rows) and hidden.shape[2] == module.output_dim,
             who,
@@ -246,7 +247,6 @@ def check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
             frames=hidden.shape[1],
             lengths=out_lengths,
         )
-        _check_frames_per_row(who, module, x, lengths, "eval")
     n = int(alone_lengths[0])
     close = torch.allclose(hidden[1, :n], alone[0, :n], atol=1e-4, rtol=1e-4)
     expect(close, who, "padding changed a valid frame (a row padded in a batch differs from the row alone)")

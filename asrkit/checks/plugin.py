@@ -61,9 +61,7 @@ def hook_result_problem(hook_name: str, result: Any) -> str | None:
     kind = HOOK_KINDS[hook_name]
     if not isinstance(result, list | tuple):
         what = f"the class {result.__qualname__}" if isinstance(result, type) else f"a {type(result).__name__}"
-        return (
-            f"hook {hook_name} returned {what} instead of a list of {kind} classes"
-        )
+        return f"hook {hook_name} returned {what} instead of a list of {kind} classes"
     for item in result:
         if not isinstance(item, type):
             return f"hook {hook_name} returned a list holding {item!r}, not a class"
