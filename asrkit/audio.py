@@ -22,7 +22,19 @@ import torchaudio
 
 from asrkit.errors import AudioError
 
-__all__ = ["audio_duration", "load_audio"]
+__all__ = ["NonFiniteAudioError", "audio_duration", "load_audio"]
+
+
+class NonFiniteAudioError(AudioError):
+    """The file decodes, but holds NaN or infinite samples (possible in float WAV/FLAC files).
+
+    Such samples turn every feature frame they touch into NaN, and so the
+    whole utterance's output: a model transcribes them as garbage and training
+    drops the batch. They are refused at load, as a counted skip in training.
+    """
+
+    skip_reason = "non-finite audio"
+
 
 # What soundfile raises for unreadable files: LibsndfileError is a
 # RuntimeError, the OS ones (permission, directory) are OSError, and bad
@@ -54,11 +66,15 @@ def load_audio(
 
     Raises:
         AudioError: the file is missing, not audio, corrupt, or the offset
-            lies past its end.
+            lies past its end; :class:`NonFiniteAudioError` when it holds
+            NaN or infinite samples.
     """
     if offset < 0 or (duration is not None and duration < 0):
         raise ValueError(f"offset and duration must be >= 0, got {offset}, {duration}")
     frames, file_rate = _read_frames(path, offset, duration)
+    bad = frames.size - int(np.isfinite(frames).sum())
+    if bad:
+        raise NonFiniteAudioError(path, f"{bad} of {frames.size} samples are NaN or infinite")
     waveform = torch.from_numpy(frames.mean(axis=1))
     return _resample(waveform, file_rate, sample_rate)
 
@@ -111,9 +127,12 @@ def _read_segment(audio: soundfile.SoundFile, start: int, count: int) -> np.ndar
 
 
 def _check_exists(path: str | os.PathLike[str]) -> None:
-    # libsndfile reports a missing file as "System error", which hides the cause.
+    # libsndfile reports a missing file as "System error" and a folder as
+    # "Format not recognised", which hide the cause.
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "it is a folder, not an audio file; give the audio files in it (e.g. folder/*.flac)")
 
 
 def _reason(error: BaseException) -> str:

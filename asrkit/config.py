@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -18,18 +19,55 @@ from dataclasses import MISSING, dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 from asrkit.errors import RecipeError
+from asrkit.limits import quote, show
 
 SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 """``1e-3``: YAML 1.1 (PyYAML) reads it as a string, but it is plainly a float where one is expected."""
 
 
-def param(default: Any = MISSING, *, help: str = "", default_factory: Any = MISSING) -> Any:
+@dataclass(frozen=True)
+class Range:
+    """The numbers a parameter accepts: ``Range(0, low_open=True)`` is "> 0".
+
+    Bounds are inclusive unless ``*_open``; NaN and the infinities are always
+    outside, so ``lr: .nan`` fails at validation instead of in the first step.
+    For a list parameter every item must be in range.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        low = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        high = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        return " and ".join(part for part in (low, high) if part) or "finite"
+
+
+POSITIVE = Range(0, low_open=True)
+"""> 0 (a rate, a size, a duration)."""
+NON_NEGATIVE = Range(0)
+"""≥ 0 (a count that may be zero, a decay)."""
+AT_LEAST_ONE = Range(1)
+"""≥ 1 (a count of steps, epochs or items)."""
+
+
+def param(default: Any = MISSING, *, help: str = "", default_factory: Any = MISSING, valid: Range | None = None) -> Any:
     """Declare a config field with a help text shown by ``asrkit show``.
 
     Mutable defaults are refused by dataclasses, so list-like parameters use
-    tuples (``param((1, 2), help=...)``).
+    tuples (``param((1, 2), help=...)``). ``valid`` bounds a number (checked
+    at recipe validation, with the key path in the error).
     """
-    return field(default=default, default_factory=default_factory, metadata={"help": help})
+    return field(default=default, default_factory=default_factory, metadata={"help": help, "valid": valid})
 
 
 @dataclass(frozen=True)
@@ -125,7 +163,7 @@ def build_config(cls: type, data: dict[str, Any] | None, path: str) -> Any:
     if unknown:
         accepted = ", ".join(fields) or "(none)"
         raise RecipeError(
-            f"{_join(path, str(unknown[0]))}: unknown parameter; accepted: {accepted}"
+            f"{_join(path, quote(str(unknown[0])))}: unknown parameter; accepted: {accepted}"
             + did_you_mean(str(unknown[0]), fields)
         )
     values = {}
@@ -133,6 +171,7 @@ def build_config(cls: type, data: dict[str, Any] | None, path: str) -> Any:
         key = _join(path, name)
         if name in data:
             values[name] = coerce(data[name], hints[name], key)
+            _check_range(values[name], f.metadata.get("valid"), key)
         elif f.default is MISSING and f.default_factory is MISSING:
             raise RecipeError(f"{key}: required parameter is missing")
     try:
@@ -192,7 +231,10 @@ def coerce(value: Any, tp: Any, path: str) -> Any:
         raise _type_error(path, tp, value)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise RecipeError(f"{path}: {_show(value)} is too large for a float") from None
         if isinstance(value, str) and SCIENTIFIC.match(value):
             return float(value)
         raise _type_error(path, tp, value)
@@ -203,12 +245,20 @@ def coerce(value: Any, tp: Any, path: str) -> Any:
     raise RecipeError(f"{path}: unsupported parameter type {type_name(tp)}")
 
 
+def _check_range(value: Any, valid: Range | None, path: str) -> None:
+    if valid is None or value is None:
+        return
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, (int, float)) and not isinstance(item, bool) and item not in valid:
+            raise RecipeError(f"{path}: must be {valid}, got {_show(item)}")
+
+
 def _type_error(path: str, tp: Any, value: Any) -> RecipeError:
     return RecipeError(f"{path}: expected {type_name(tp)}, got {_show(value)}")
 
 
 def _show(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    return show(value)
 
 
 def _join(path: str, key: str) -> str:

@@ -1,6 +1,7 @@
 """Recipes: YAML data naming registered components, validated before anything runs.
 
-A recipe is read with ``yaml.safe_load`` only, and a component is chosen by its
+A recipe is read with ``yaml.safe_load`` only (within the expansion limits of
+:mod:`asrkit.limits`, so aliases cannot multiply it), and a component is chosen by its
 registered ``name``: nothing in a recipe can import or execute code. Every
 component node has one shape, ``{name: <registered name>, <Config field>: value}``;
 ``augmenters``, ``loggers`` and the data sets are lists of such nodes.
@@ -23,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from asrkit.config import build_config, did_you_mean, to_dict
 from asrkit.errors import RecipeError
+from asrkit.limits import load_yaml, quote, show
 from asrkit.registry import Registry
 from asrkit.train_config import TrainConfig
 
@@ -108,21 +110,21 @@ DEFAULTS: dict[str, Any] = {
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Parse a recipe file with ``yaml.safe_load``; errors name the file and line."""
+    """Parse a recipe file with ``yaml.safe_load`` within :mod:`asrkit.limits`; errors name the file and line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
         detail = f"{context}, {problem}" if context else problem
-        raise RecipeError(f"{where}: invalid YAML: {detail}") from None
+        raise RecipeError(f"{where}: invalid YAML: {quote(detail, 300)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -134,15 +136,15 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
     """``train.epochs=3`` → ``(["train", "epochs"], 3)``; the value is parsed as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise RecipeError(f"override '{text}': expected KEY=VALUE, e.g. train.epochs=3")
+        raise RecipeError(f"override '{quote(text)}': expected KEY=VALUE, e.g. train.epochs=3")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw, f"override '{quote(key)}'") if raw.strip() else ""
     except yaml.YAMLError:
-        raise RecipeError(f"override '{text}': the value is not valid YAML") from None
+        raise RecipeError(f"override '{quote(text)}': the value is not valid YAML") from None
     parts: list[str | int] = []
     for piece in key.strip().replace("[", ".").replace("]", "").split("."):
         if not piece:
-            raise RecipeError(f"override '{text}': empty part in key '{key}'")
+            raise RecipeError(f"override '{quote(text)}': empty part in key '{quote(key)}'")
         parts.append(int(piece) if piece.isdigit() else piece)
     return parts, value
 
@@ -156,22 +158,22 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             here = ".".join(str(p) for p in parts[: i + 1])
             if isinstance(node, list):
                 if not isinstance(part, int) or not -len(node) <= part < len(node):
-                    raise RecipeError(f"override '{text}': '{here}' is not an index of a list of {len(node)}")
+                    raise RecipeError(f"override '{quote(text)}': '{here}' is not an index of a list of {len(node)}")
                 node = node[part]
             elif isinstance(node, dict):
                 if isinstance(node.get(part), (dict, list)):
                     node = node[part]
                 elif isinstance(parts[i + 1], int):
-                    raise RecipeError(f"override '{text}': '{here}' is not a list in this recipe")
+                    raise RecipeError(f"override '{quote(text)}': '{here}' is not a list in this recipe")
                 else:
                     node[part] = {}
                     node = node[part]
             else:
-                raise RecipeError(f"override '{text}': '{here}' is not a mapping or list")
+                raise RecipeError(f"override '{quote(text)}': '{here}' is not a mapping or list")
         last = parts[-1]
         if isinstance(node, list):
             if not isinstance(last, int) or not -len(node) <= last < len(node):
-                raise RecipeError(f"override '{text}': index {last} is out of range")
+                raise RecipeError(f"override '{quote(text)}': index {last} is out of range")
             node[last] = value
         else:
             node[last] = value
@@ -188,7 +190,7 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
     unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
     if unknown:
         raise RecipeError(
-            f"{unknown[0]}: unknown recipe section; sections: {', '.join(TOP_LEVEL_KEYS)}"
+            f"{quote(unknown[0])}: unknown recipe section; sections: {', '.join(TOP_LEVEL_KEYS)}"
             + did_you_mean(str(unknown[0]), TOP_LEVEL_KEYS)
         )
     requires = _requires(data.get("requires") or [])
@@ -216,7 +218,7 @@ def component(registry: Registry, kind: str, node: Any, path: str) -> ComponentS
     if isinstance(node, str):
         node = {"name": node}
     if not isinstance(node, dict):
-        raise RecipeError(f"{path}: expected a mapping with a 'name', got {node!r}")
+        raise RecipeError(f"{path}: expected a mapping with a 'name', got {show(node)}")
     params = dict(node)
     name = params.pop("name", None)
     if not isinstance(name, str) or not name:
@@ -232,22 +234,22 @@ def component_list(registry: Registry, kind: str, nodes: Any, path: str) -> tupl
     if isinstance(nodes, (dict, str)):
         nodes = [nodes]
     if not isinstance(nodes, list):
-        raise RecipeError(f"{path}: expected a list of components, got {nodes!r}")
+        raise RecipeError(f"{path}: expected a list of components, got {show(nodes)}")
     return tuple(component(registry, kind, node, f"{path}[{i}]") for i, node in enumerate(nodes))
 
 
 def _data_section(data: Any, registry: Registry) -> DataSpec:
     if not isinstance(data, dict):
-        raise RecipeError(f"data: expected a mapping with {', '.join(DATA_KEYS)}, got {data!r}")
+        raise RecipeError(f"data: expected a mapping with {', '.join(DATA_KEYS)}, got {show(data)}")
     unknown = [k for k in data if k not in DATA_KEYS]
     if unknown:
         raise RecipeError(
-            f"data.{unknown[0]}: unknown key; accepted: {', '.join(DATA_KEYS)}"
+            f"data.{quote(unknown[0])}: unknown key; accepted: {', '.join(DATA_KEYS)}"
             + did_you_mean(str(unknown[0]), DATA_KEYS)
         )
     rate = data.get("sample_rate", 16000)
     if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
-        raise RecipeError(f"data.sample_rate: expected a positive int, got {rate!r}")
+        raise RecipeError(f"data.sample_rate: expected a positive int, got {show(rate)}")
     return DataSpec(
         sample_rate=rate,
         train=component_list(registry, "datasets", data.get("train"), "data.train"),
@@ -260,7 +262,7 @@ def _requires(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RecipeError(f"requires: expected a list of distribution names, got {value!r}")
+        raise RecipeError(f"requires: expected a list of distribution names, got {show(value)}")
     return tuple(value)
 
 

@@ -1,12 +1,15 @@
 """Registries: the components each kind's hook returned, by name.
 
 A registry refuses a second component with a name already taken (naming both
-providers) and answers an unknown name with the choices and a did-you-mean.
+providers), unless ``ASRKIT_PREFER_PLUGINS`` names one of the two: then that
+one is used, so a plugin can replace a built-in only when the user says so.
+An unknown name gets the choices and a did-you-mean.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
 from asrkit.interfaces import INTERFACES, KINDS
+from asrkit.limits import quote
 from asrkit.plugins import PLUGIN_API_VERSION, AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
 
 
@@ -45,11 +49,21 @@ class ComponentInfo:
         }
 
 
+PREFER_VARIABLE = "ASRKIT_PREFER_PLUGINS"
+"""Plugins (entry-point or distribution names; ``asrkit`` for the built-ins) that win a name conflict."""
+
+
+def preferred_plugins() -> set[str]:
+    """The plugins named in ``ASRKIT_PREFER_PLUGINS=a,b``."""
+    return {name.strip() for name in os.environ.get(PREFER_VARIABLE, "").split(",") if name.strip()}
+
+
 class Registry:
     """Every component of every kind, from one plugin manager."""
 
-    def __init__(self, pm: AsrkitPluginManager) -> None:
+    def __init__(self, pm: AsrkitPluginManager, prefer: set[str] | None = None) -> None:
         self.pm = pm
+        self.prefer = preferred_plugins() if prefer is None else prefer
         self._components: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in KINDS}
         self._failed: list[BrokenPlugin] = []
         self._conflicts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
@@ -93,20 +107,30 @@ class Registry:
         for cls in classes:
             if cls in outdated:
                 continue
+            info = ComponentInfo(kind, cls.name, cls, plugin_name, source.package, source.version)
             taken = self._components[kind].get(cls.name)
             if taken is not None:
+                winner = self._preferred(taken, info)
+                if winner is not None:
+                    self._components[kind][cls.name] = winner
+                    self._conflicts[kind].pop(cls.name, None)
+                    continue
                 # Refuse both: which one a recipe got would depend on load order.
                 message = (
                     f"{kind} component '{cls.name}' is registered twice: by plugin '{taken.plugin}' "
-                    f"({taken.package}) and by plugin '{plugin_name}' ({source.package}); "
-                    "uninstall one or leave it out with ASRKIT_LOAD_PLUGINS"
+                    f"({taken.package}) and by plugin '{plugin_name}' ({source.package}); choose one with "
+                    f"{PREFER_VARIABLE}={plugin_name} (or ={taken.plugin}), uninstall one, "
+                    "or leave one out with ASRKIT_LOAD_PLUGINS"
                 )
                 self._conflicts[kind][cls.name] = message
                 self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
                 continue
-            self._components[kind][cls.name] = ComponentInfo(
-                kind, cls.name, cls, plugin_name, source.package, source.version
-            )
+            self._components[kind][cls.name] = info
+
+    def _preferred(self, first: ComponentInfo, second: ComponentInfo) -> ComponentInfo | None:
+        """The one of two same-named components that :data:`PREFER_VARIABLE` names, if it names exactly one."""
+        chosen = [c for c in (first, second) if {c.plugin, c.package} & self.prefer]
+        return chosen[0] if len(chosen) == 1 else None
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for n in self._components[kind] if n not in self._conflicts[kind])
@@ -128,7 +152,7 @@ class Registry:
             return found
         where = f"{path}.name" if path else kind
         choices = ", ".join(self.names(kind)) or "(none installed)"
-        message = f"{where}: unknown {kind} component '{name}'; choices: {choices}" + did_you_mean(
+        message = f"{where}: unknown {kind} component '{quote(str(name))}'; choices: {choices}" + did_you_mean(
             str(name), self.names(kind)
         )
         if self.broken:

@@ -37,13 +37,18 @@ class MemoryDataset(Dataset):
         self.waves = waves
 
     def utterances(self) -> Sequence[Utterance]:
-        return [Utterance(key, f"{key}.wav", key.upper(), 1.0) for key in self.waves]
+        # The stated duration is the wave's (at 16 kHz): a wrong one is skipped at load.
+        return [Utterance(key, f"{key}.wav", key.upper(), _seconds(wave)) for key, wave in self.waves.items()]
 
     def load_audio(self, utterance: Utterance, sample_rate: int) -> torch.Tensor:
         wave = self.waves[utterance.id]
         if wave is None:
             raise AudioError(utterance.audio_path, "broken")
         return wave
+
+
+def _seconds(wave: torch.Tensor | None) -> float:
+    return 1.0 if wave is None else wave.numel() / 16000
 
 
 def entries_of(dataset: Dataset) -> list[tuple[Dataset, Utterance]]:
@@ -57,7 +62,7 @@ class FileDataset(MemoryDataset):
 
 
 def fixture_entry(name: str) -> tuple[Dataset, Utterance]:
-    return (FileDataset({}), Utterance(name, str(FIXTURES / name), "some words", 1.0))
+    return (FileDataset({}), Utterance(name, str(FIXTURES / name), "some words", 0.432))
 
 
 def test_collate_pads_with_zeros_and_keeps_the_metadata() -> None:
@@ -67,7 +72,12 @@ def test_collate_pads_with_zeros_and_keeps_the_metadata() -> None:
     assert batch.waveforms.dtype == torch.float32 and batch.lengths.dtype == torch.int64
     assert batch.waveforms.tolist() == [[1, 1, 1, 0, 0], [2, 2, 2, 2, 2], [1, 0, 0, 0, 0]]
     assert batch.lengths.tolist() == [3, 5, 1]
-    assert (batch.ids, batch.texts, batch.durations, batch.skipped) == (["a", "b", "c"], ["A", "B", "C"], [1.0] * 3, [])
+    assert (batch.ids, batch.texts, batch.durations, batch.skipped) == (
+        ["a", "b", "c"],
+        ["A", "B", "C"],
+        [3 / 16000, 5 / 16000, 1 / 16000],
+        [],
+    )
     assert len(batch) == 3
 
 

@@ -136,6 +136,24 @@ def test_duplicate_names_are_refused_naming_both_providers(fake_entry_points):
     assert any("registered twice" in b.error for b in registry.broken)
 
 
+def test_the_user_chooses_which_of_two_same_named_components_wins(fake_entry_points, monkeypatch):
+    # A plugin registering a built-in's name: refused, and the message says how to choose.
+    fake_entry_points.append(
+        FakeEntryPoint(
+            "shadow",
+            plugin_module("shadow", asrkit_register_encoders=encoders_hook(renamed(LinearEncoder, "rescnn_bigru"))),
+        )
+    )
+    with pytest.raises(PluginError, match=r"choose one with ASRKIT_PREFER_PLUGINS=shadow \(or =asrkit_encoders\)"):
+        load_registry().get("encoders", "rescnn_bigru")
+    monkeypatch.setenv("ASRKIT_PREFER_PLUGINS", "shadow")
+    assert load_registry().get("encoders", "rescnn_bigru").plugin == "shadow"
+    monkeypatch.setenv("ASRKIT_PREFER_PLUGINS", "asrkit")  # the built-ins' distribution
+    chosen = load_registry()
+    assert chosen.get("encoders", "rescnn_bigru").package == "asrkit"
+    assert not any("registered twice" in b.error for b in chosen.broken)
+
+
 def test_plugin_that_fails_to_import_is_recorded_and_others_work(fake_entry_points):
     fake_entry_points.append(FakeEntryPoint("broken", ImportError("No module named 'missing_dep'"), dist="dist-broken"))
     fake_entry_points.append(

@@ -237,5 +237,10 @@ def test_skipped_utterances_make_one_warning_line_per_epoch(environment: None, t
     warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2, result.output
     for epoch, line in enumerate(warnings, start=1):
-        assert line.startswith(f"warning: epoch {epoch}: skipped 2 of 6 utterances: 1 unreadable, 1 empty transcript")
-        assert "corrupt.flac" in line
+        assert line.startswith(f"warning: epoch {epoch}: skipped 2 of 6 utterances: 1 unreadable (first: ")
+        assert "corrupt.flac), 1 empty transcript (first: " in line and line.endswith("skipped.jsonl")
+    logged = [json.loads(line) for line in (tmp_path / "run" / "skipped.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["reason"]) for r in logged] == [
+        (e, r) for e in (1, 2) for r in ("unreadable", "empty transcript")
+    ]
+    assert logged[0]["path"] == str(broken)

@@ -9,6 +9,7 @@ import click
 
 from asrkit.build import build
 from asrkit.cli import err_console, escape
+from asrkit.data.rates import low_rate_warning
 from asrkit.engine.checkpoint import load_model
 from asrkit.engine.inference import decoder_spec, inference_device
 from asrkit.engine.transcribe import transcribe as transcribe_files
@@ -67,6 +68,8 @@ def transcribe(
         loaded.model = quantize_for_cpu(loaded.model)
     spec = decoder_spec(registry, loaded.recipe.decoder, decoder, decoder_options)
     built = build(registry, spec, tokenizer=loaded.tokenizer)
+    for warning in filter(None, (low_rate_warning(path, loaded.recipe.data.sample_rate) for path in audio)):
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     try:
         transcripts = transcribe_files(
             loaded.model,

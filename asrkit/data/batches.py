@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from asrkit.audio import NonFiniteAudioError
 from asrkit.errors import AudioError
 from asrkit.interfaces import Dataset, Utterance
 
@@ -52,7 +53,9 @@ EMPTY_AUDIO = "empty audio"
 EMPTY_TRANSCRIPT = "empty transcript"
 TOO_FEW_FRAMES = "transcript too long for its frames"
 TOO_LONG = "too long"
-REASONS = (UNREADABLE, EMPTY_AUDIO, EMPTY_TRANSCRIPT, TOO_FEW_FRAMES, TOO_LONG)
+NON_FINITE_AUDIO = NonFiniteAudioError.skip_reason
+DURATION_MISMATCH = "duration mismatch"
+REASONS = (UNREADABLE, NON_FINITE_AUDIO, DURATION_MISMATCH, EMPTY_AUDIO, EMPTY_TRANSCRIPT, TOO_FEW_FRAMES, TOO_LONG)
 """Why an utterance is skipped, in the order reports list them."""
 
 
@@ -97,11 +100,22 @@ class LoadedItem:
     reason: str | None = None
 
 
+DURATION_TOLERANCE_SECONDS = 0.5
+DURATION_TOLERANCE_FRACTION = 0.1
+"""Loaded audio more than 0.5 s plus 10 % of the index's duration away from it is skipped.
+
+Loose on purpose: manifests round durations, and the point is to catch a
+file several times longer or shorter than stated, which misplans batches.
+"""
+
+
 class UtteranceDataset(torch.utils.data.Dataset):
     """Map-style dataset over ``(dataset, utterance)`` entries, loading audio at ``sample_rate``.
 
-    Never raises for bad audio: an unreadable or empty file gives a
-    :class:`LoadedItem` without waveform, which :func:`collate_batch` drops.
+    Never raises for bad audio: an unreadable, non-finite or empty file, or
+    one whose length is far from its stated duration (see
+    :data:`DURATION_TOLERANCE_FRACTION`), gives a :class:`LoadedItem` without waveform, which
+    :func:`collate_batch` drops.
     """
 
     def __init__(self, entries: Sequence[Entry], sample_rate: int) -> None:
@@ -120,10 +134,15 @@ class UtteranceDataset(torch.utils.data.Dataset):
         dataset, utterance = self.entries[index]
         try:
             waveform = dataset.load_audio(utterance, self.sample_rate)
-        except AudioError:
-            return LoadedItem(utterance, None, UNREADABLE)
+        except AudioError as exc:
+            return LoadedItem(utterance, None, getattr(exc, "skip_reason", UNREADABLE))
         if waveform.numel() == 0:
             return LoadedItem(utterance, None, EMPTY_AUDIO)
+        # Batches are planned from the index's durations: a file much longer than stated
+        # would blow the batch budget, a much shorter one pads the batch with nothing.
+        tolerance = DURATION_TOLERANCE_SECONDS + DURATION_TOLERANCE_FRACTION * utterance.duration
+        if abs(waveform.numel() / self.sample_rate - utterance.duration) > tolerance:
+            return LoadedItem(utterance, None, DURATION_MISMATCH)
         return LoadedItem(utterance, waveform)
 
 
@@ -188,19 +207,38 @@ class SkipReport:
     def total(self) -> int:
         return sum(len(paths) for paths in self._paths.values())
 
+    def paths(self, reason: str) -> list[str]:
+        """Every path skipped for ``reason``, sorted."""
+        return sorted(self._paths.get(reason, ()))
+
     def examples(self, reason: str) -> list[str]:
         """The first paths skipped for ``reason``, in the order they were added."""
         return list(self._first.get(reason, ()))
 
-    def summary(self) -> str:
-        """One line, e.g. ``skipped 3 of 1200 utterances: 2 unreadable, 1 empty transcript (first: a, b, c)``."""
+    def summary(self, per_reason: bool = False) -> str:
+        """One line, e.g. ``skipped 3 of 1200 utterances: 2 unreadable, 1 empty transcript (first: a, b, c)``.
+
+        ``per_reason``: the first path of each reason instead,
+        ``... 2 unreadable (first: a), 1 empty transcript (first: c)``.
+        """
         counts = self.counts
         of = f" of {self.considered}" if self.considered else ""
         if not counts:
             return f"skipped 0{of} utterances"
+        if per_reason:
+            parts = ", ".join(f"{n} {reason} (first: {self._first[reason][0]})" for reason, n in counts.items())
+            return f"skipped {self.total}{of} utterances: {parts}"
         parts = ", ".join(f"{n} {reason}" for reason, n in counts.items())
         first = [path for reason in counts for path in self._first[reason]][: self.keep]
         return f"skipped {self.total}{of} utterances: {parts} (first: {', '.join(first)})"
+
+
+def skip_summary(skipped: Sequence[tuple[str, str]]) -> str:
+    """:meth:`SkipReport.summary` of ``(path, reason)`` pairs."""
+    report = SkipReport()
+    for path, reason in skipped:
+        report.add(reason, path)
+    return report.summary()
 
 
 def select_utterances(

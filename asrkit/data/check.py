@@ -1,6 +1,7 @@
 """Checking a manifest before training: the problems ``asrkit data check`` reports.
 
-Each utterance is checked for a missing or unreadable audio file, empty audio,
+Each utterance is checked for a missing or unreadable audio file, NaN or
+infinite samples (only when decoding), empty audio,
 an empty transcript, a manifest duration that disagrees with the file, audio
 too short for its transcript under CTC (with one output frame every
 ``frame_seconds``, a transcript of ``L`` characters with ``R`` adjacent
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from asrkit import audio
+from asrkit.audio import NonFiniteAudioError
 from asrkit.ctc import count_repeats, ctc_feasible
 from asrkit.data.batches import SkipReport
 from asrkit.data.manifest import read_manifest
@@ -32,12 +34,13 @@ __all__ = ["CHECKS", "DEFAULT_ALPHABET", "CheckOptions", "check_manifest"]
 
 MISSING = "missing file"
 UNREADABLE = "unreadable audio"
+NON_FINITE = "non-finite samples"
 EMPTY_AUDIO = "empty audio"
 EMPTY_TEXT = "empty text"
 OUT_OF_ALPHABET = "out-of-alphabet text"
 DURATION_MISMATCH = "duration mismatch"
 TOO_SHORT = "too short for transcript"
-CHECKS = (MISSING, UNREADABLE, EMPTY_AUDIO, EMPTY_TEXT, OUT_OF_ALPHABET, DURATION_MISMATCH, TOO_SHORT)
+CHECKS = (MISSING, UNREADABLE, NON_FINITE, EMPTY_AUDIO, EMPTY_TEXT, OUT_OF_ALPHABET, DURATION_MISMATCH, TOO_SHORT)
 """Every check, in the order the summary lists them."""
 
 DEFAULT_ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
@@ -128,6 +131,9 @@ def _check_audio(utterance: Utterance, options: CheckOptions, report: SkipReport
             seconds = samples / options.sample_rate
         else:
             seconds = min(length - utterance.offset, utterance.duration) if utterance.offset else length
+    except NonFiniteAudioError as exc:
+        report.add(NON_FINITE, f"{path} ({exc.reason})")
+        return None
     except AudioError as exc:
         report.add(UNREADABLE, f"{path} ({exc.reason})")
         return None

@@ -5,8 +5,9 @@ The archive ``<root>/<subset>.tar.gz`` is downloaded into a ``.part`` file that
 survives an interruption: the next attempt (in the same run, or the next run)
 asks the server for the rest with an HTTP ``Range`` request, and starts over
 when the server ignores it. The finished archive is checked against the
-published checksums and unpacked with ``tarfile``'s ``"data"`` filter, which
-refuses absolute paths, ``..`` and links out of the destination. A marker file
+published checksums and unpacked member by member: :mod:`asrkit.data.archive`
+refuses links, special files and paths leaving the destination before each
+member is written, and ``tarfile``'s ``"data"`` filter is a second layer. A marker file
 written after a complete extraction makes every later call a no-op; the
 archive is deleted then, since the extracted subset is what runs read.
 
@@ -43,6 +44,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from asrkit.data.archive import extract_members
 from asrkit.errors import DataError
 
 __all__ = ["CHECKSUMS", "OPENSLR_URL", "Checksum", "download_file", "extract_archive", "fetch_subset"]
@@ -271,8 +273,8 @@ def extract_archive(archive: Path, dest: Path, console: Console | None = None) -
             task = progress.add_task(f"extracting {archive.name}", total=size)
             reader = _ProgressReader(raw, lambda: progress.update(task, completed=raw.tell()))
             with tarfile.open(fileobj=reader, mode="r|gz") as tar:
-                tar.extractall(dest, filter="data")
-    except (tarfile.TarError, EOFError, OSError) as exc:
+                extract_members(tar, dest)
+    except (tarfile.TarError, EOFError, OSError, DataError) as exc:
         raise DataError(f"cannot extract {archive}: {exc}") from None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from asrkit.errors import DataError
 from asrkit.interfaces import Utterance
+from asrkit.limits import quote, show
 
 __all__ = ["read_manifest", "write_manifest"]
 
@@ -64,13 +65,15 @@ def _utterance(line: str, folder: Path, where: str) -> Utterance:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise DataError(f"{where}: the JSON is nested too deeply") from None
     if not isinstance(record, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
     audio = _field(record, "audio_filepath", str, where)
     text = _field(record, "text", str, where)
     duration = _seconds(record, "duration", where)
     offset = _seconds(record, "offset", where) if "offset" in record else 0.0
-    path = folder / Path(audio).expanduser()
+    path = folder / _expand_user(audio, where)
     utterance_id = record.get("id")
     if not isinstance(utterance_id, str) or not utterance_id:
         utterance_id = path.stem if not offset else f"{path.stem}@{offset:g}"
@@ -82,12 +85,22 @@ def _field(record: dict[str, Any], key: str, kind: type, where: str) -> Any:
         raise DataError(f"{where}: missing key '{key}' (a manifest line needs audio_filepath, duration, text)")
     value = record[key]
     if not isinstance(value, kind):
-        raise DataError(f"{where}: '{key}' must be a {kind.__name__}, got {value!r}")
+        raise DataError(f"{where}: '{key}' must be a {kind.__name__}, got {show(value)}")
     return value
 
 
 def _seconds(record: dict[str, Any], key: str, where: str) -> float:
     value = _field(record, key, object, where)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise DataError(f"{where}: '{key}' must be a number of seconds >= 0, got {value!r}")
+        raise DataError(f"{where}: '{key}' must be a number of seconds >= 0, got {show(value)}")
     return float(value)
+
+
+def _expand_user(audio: str, where: str) -> Path:
+    """``audio`` as a path with ``~`` expanded; a NUL byte or an unknown home is a :class:`DataError`."""
+    if "\x00" in audio:
+        raise DataError(f"{where}: 'audio_filepath' contains a NUL character")
+    try:
+        return Path(audio).expanduser()
+    except (RuntimeError, KeyError, ValueError) as exc:  # no such user, or no home directory
+        raise DataError(f"{where}: cannot expand '~' in 'audio_filepath' {quote(audio)}: {exc}") from None

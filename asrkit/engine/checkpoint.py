@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from asrkit import __version__
 from asrkit.build import build, build_model
 from asrkit.errors import AsrkitError, CheckpointError
 from asrkit.interfaces import Tokenizer
+from asrkit.limits import check_expansion
 from asrkit.model import AcousticModel
 from asrkit.recipe import Recipe, parse_recipe
 from asrkit.registry import Registry
@@ -62,6 +64,20 @@ def save_atomic(payload: dict[str, Any], path: Path) -> None:
             raise CheckpointError(f"cannot write checkpoint {path}: {reason}") from exc
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files of :func:`save_atomic` that a killed process left in ``folder``; return how many.
+
+    Called when a run starts (before any save of its own), so the files found
+    are leftovers: a kill during a write leaves one per kill, each as large as
+    a checkpoint.
+    """
+    removed = 0
+    for temporary in folder.glob(".*.pt.*.tmp") if folder.is_dir() else ():
+        temporary.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -97,8 +113,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable asrkit checkpoint: {reason}") from None
+        raise CheckpointError(f"{path} is not a readable asrkit checkpoint: {_load_failure(exc)}") from None
     if not isinstance(payload, dict) or "model" not in payload or "recipe" not in payload:
         raise CheckpointError(f"{path} is not an asrkit checkpoint (no model and recipe in it)")
     if payload.get("format") not in READABLE_FORMATS:
@@ -106,6 +121,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} has checkpoint format {payload.get('format')!r}; this asrkit "
             f"({__version__}) reads formats {', '.join(map(str, READABLE_FORMATS))}"
         )
+    check_expansion(payload["recipe"], f"{path}: the recipe in the checkpoint", CheckpointError)
     return payload
 
 
@@ -138,9 +154,45 @@ def load_model(path: str | Path, registry: Registry, device: torch.device | str 
     tokenizer = build(registry, recipe.tokenizer)
     tokenizer.load_state_dict(payload.get("tokenizer", {}))
     model = build_model(registry, recipe, tokenizer)
-    try:
-        model.load_state_dict(model_state(payload, model))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: the weights do not fit the model of its recipe: {first}") from None
+    load_weights(model, model_state(payload, model), f"{path}: the weights do not fit the model of its recipe")
     return LoadedModel(recipe, tokenizer, model.to(device).eval(), payload)
+
+
+def load_weights(model: nn.Module, weights: dict[str, Any], failure: str) -> None:
+    """``model.load_state_dict(weights)``, or a :class:`CheckpointError` ``"<failure>: <first differences>"``.
+
+    The differences (missing and unexpected keys, shapes) are listed before
+    torch is asked, so the message names the keys instead of torch's
+    multi-line report.
+    """
+    own = model.state_dict()
+    differences = [
+        f"{key} {tuple(weights[key].shape)} in the file, {tuple(own[key].shape)} in the model"
+        for key in own
+        if key in weights and hasattr(weights[key], "shape") and tuple(weights[key].shape) != tuple(own[key].shape)
+    ]
+    differences += [f"{key} missing from the file" for key in own if key not in weights]
+    differences += [f"{key} not in the model" for key in weights if key not in own]
+    if differences:
+        more = f" and {len(differences) - 3} more" if len(differences) > 3 else ""
+        raise CheckpointError(f"{failure}: {'; '.join(differences[:3])}{more}")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{failure}: {str(exc).strip().splitlines()[0]}") from None
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why ``torch.load`` failed, in one line, without torch's advice to load untrusted files unsafely."""
+    found = _UNSUPPORTED_GLOBAL.search(str(exc))
+    if found:
+        return (
+            f"it holds a Python object ({found.group(1)}) that asrkit never writes and will not load; "
+            "it was written by something else, or tampered with"
+        )
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and "weights_only" not in line]
+    detail = lines[0] if lines else type(exc).__name__
+    return f"{detail} (a truncated or damaged file, or not written by asrkit)"

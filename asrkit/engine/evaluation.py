@@ -19,6 +19,7 @@ import jiwer
 import torch
 from torch.utils.data import DataLoader
 
+from asrkit.data.batches import skip_summary
 from asrkit.engine.distributed import all_gather_objects, all_reduce_sum
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
@@ -176,8 +177,7 @@ def evaluate(
         )
     gathered_skips = [item for part in all_gather_objects(skipped) for item in part]
     if gathered_skips:
-        first = gathered_skips[0][0]
-        progress.warn(f"{label}: {len(gathered_skips)} unreadable utterances not scored (first: {first})")
+        progress.warn(f"{label}: not scored, {skip_summary(gathered_skips)}")
     hypotheses = {}
     if keep_hypotheses:
         for name in decoders:

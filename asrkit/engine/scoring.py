@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from asrkit.build import build
+from asrkit.data.rates import below_rate
 from asrkit.engine.checkpoint import LoadedModel
 from asrkit.engine.distributed import World
 from asrkit.engine.evaluation import SetResult, evaluate
@@ -50,6 +51,16 @@ def dataset_spec(registry: Registry, text: str) -> ComponentSpec:
     )
 
 
+def warn_low_rate(progress: Progress, label: str, paths: list[str], model_rate: int) -> None:
+    """Count the set's files recorded below the model's rate (see :mod:`asrkit.data.rates`)."""
+    count, first = below_rate(paths, model_rate)
+    if count:
+        progress.warn(
+            f"{label}: {count} of {len(set(paths))} audio files are recorded below the model's {model_rate} Hz "
+            f"(first: {first}); upsampled audio usually scores worse"
+        )
+
+
 def score_checkpoint(
     registry: Registry,
     loaded: LoadedModel,
@@ -68,6 +79,7 @@ def score_checkpoint(
     for dataset, label in zip(built, labels, strict=True):
         dataset.prepare()
         entries = [(dataset, utterance) for utterance in dataset.utterances()]
+        warn_low_rate(progress, label, [u.audio_path for _, u in entries], loaded.recipe.data.sample_rate)
         loader = eval_loader(
             entries,
             loaded.recipe.data.sample_rate,

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from asrkit import __version__
 from asrkit.data.batches import UtteranceDataset
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import load_checkpoint, model_state
+from asrkit.engine.checkpoint import load_checkpoint, model_state, remove_stale_temporaries
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
@@ -32,6 +32,7 @@ from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps
 from asrkit.engine.precision import fallback_notice, precision_for
 from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
+from asrkit.engine.resume import check_resumable
 from asrkit.engine.setup import (
     Corpus,
     close_decoders,
@@ -142,9 +143,10 @@ def _start_run_dir(
     """Check the folder against ``--resume``, write the resolved recipe; returns the checkpoint to resume."""
     checkpoint = _checkpoint_to_resume(run_dir / "checkpoints", resume)
     if checkpoint is not None:
-        _check_schedule_unchanged(checkpoint["recipe"]["train"], recipe.resolved()["train"])
+        check_resumable(checkpoint["recipe"], recipe.resolved(), str(run_dir / "checkpoints" / LAST))
     if world.is_main:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir / "checkpoints")
         resolved = recipe.resolved()
         (run_dir / "recipe.yaml").write_text(dump_yaml(resolved), encoding="utf-8")
         if checkpoint is not None:
@@ -272,26 +274,6 @@ def _checkpoint_to_resume(checkpoint_dir: Path, resume: bool) -> dict | None:
     if "training" not in checkpoint:
         raise CheckpointError(f"{last} has no training state to resume from")
     return checkpoint
-
-
-PLAN_KEYS = ("schedule", "batch", "accumulate_grad", "seed")
-"""The ``train`` settings that fix the step plan; --resume cannot change them."""
-
-
-def _check_schedule_unchanged(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
-    """A resumed run must follow the interrupted run's step plan.
-
-    More epochs are fine with a constant learning rate; the other schedules are
-    sized from the total number of steps, so their epochs are fixed too.
-    """
-    keys = PLAN_KEYS if resolved["schedule"]["name"] == "constant" else ("epochs", *PLAN_KEYS)
-    for key in keys:
-        if saved.get(key) != resolved.get(key):
-            raise CheckpointError(
-                f"--resume needs the interrupted run's train.{key} ({saved.get(key)!r}, not {resolved.get(key)!r}): "
-                "the learning-rate schedule and batch order were planned from it; "
-                "to train longer, start a new run instead"
-            )
 
 
 def _warn_recipe_changes(progress: Progress, saved: dict, resolved: dict) -> None:

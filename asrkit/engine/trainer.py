@@ -44,12 +44,13 @@ from torch.utils.data import DataLoader
 from asrkit.data.batches import Batch, SkipReport
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.engine import rng
-from asrkit.engine.checkpoint import model_payload, model_state, save_atomic
+from asrkit.engine.checkpoint import load_weights, model_payload, model_state, save_atomic
 from asrkit.engine.distributed import World, all_gather_objects, all_reduce_sum
 from asrkit.engine.evaluation import SetResult, evaluate
 from asrkit.engine.loggers import MetricsLog
 from asrkit.engine.precision import Precision
 from asrkit.engine.progress import Progress
+from asrkit.engine.skips import append_skips
 from asrkit.errors import TrainingError
 from asrkit.interfaces import Decoder, Tokenizer
 from asrkit.model import AcousticModel
@@ -265,11 +266,9 @@ def record_step(
 def check_streak(parts: TrainingParts, state: TrainState) -> None:
     if state.nonfinite_streak < parts.config.max_nonfinite:
         return
-    last = parts.checkpoint_dir / LAST
-    kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
     raise TrainingError(
         f"{state.nonfinite_streak} consecutive non-finite losses or gradients "
-        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {kept} "
+        f"(epoch {state.epoch + 1}, after step {state.step}); stopping: {_kept_checkpoint(parts)} "
         f"(lower train.optimizer.lr, set train.grad_clip, or check the data)"
     )
 
@@ -305,14 +304,16 @@ def finish_epoch(parts: TrainingParts, state: TrainState) -> None:
 
 
 def report_skips(parts: TrainingParts, state: TrainState) -> None:
-    """One warning line for the utterances left out of this epoch (before training, or unreadable)."""
+    """One warning line for the utterances left out of this epoch, and every one of them in ``skipped.jsonl``."""
     report = SkipReport()
     report.merge(parts.selection)
     for part in all_gather_objects(state.epoch_skipped):
         for path, reason in part:
             report.add(reason, path)
     if report.total:
-        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary()}")
+        where = append_skips(parts.checkpoint_dir.parent, state.epoch + 1, report) if parts.world.is_main else None
+        every = f"; every one in {where}" if where is not None else ""
+        parts.progress.warn(f"epoch {state.epoch + 1}: {report.summary(per_reason=True)}{every}")
 
 
 def validate(parts: TrainingParts) -> list[SetResult]:
@@ -375,14 +376,24 @@ def check_finite(parts: TrainingParts, state: TrainState) -> None:
         return
     raise TrainingError(
         f"the model's weights are not finite after step {state.step}; stopping without saving "
-        f"(the last good checkpoint in {parts.checkpoint_dir} is kept); lower train.optimizer.lr or set train.grad_clip"
+        f"({_kept_checkpoint(parts)}); lower train.optimizer.lr or set train.grad_clip"
     )
+
+
+def _kept_checkpoint(parts: TrainingParts) -> str:
+    """What a stopped run leaves to resume from: only say a checkpoint is kept when there is one."""
+    last = parts.checkpoint_dir / LAST
+    return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
 
 
 def restore(parts: TrainingParts, checkpoint: dict[str, Any]) -> TrainState:
     """Load ``last.pt``'s training state into ``parts``; returns the state to continue from."""
     training = checkpoint["training"]
-    parts.model.load_state_dict(model_state(checkpoint, parts.model))
+    load_weights(
+        parts.model,
+        model_state(checkpoint, parts.model),
+        f"--resume: {parts.checkpoint_dir / LAST} does not fit the model",
+    )
     parts.optimizer.load_state_dict(training["optimizer"])
     parts.schedule.load_state_dict(training["schedule"])
     if parts.precision.scaler is not None and training.get("scaler") is not None:

@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from asrkit.config import param
 from asrkit.errors import RecipeError
 from asrkit.interfaces import Tokenizer
+from asrkit.limits import short_repr
 
 DEFAULT_ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
 
@@ -31,7 +32,7 @@ class TextNormalizer:
         if " " not in alphabet:
             raise RecipeError("alphabet: must contain the space ' ' (CTC needs word boundaries)")
         if len(set(alphabet)) != len(alphabet):
-            raise RecipeError(f"alphabet: {alphabet!r} has repeated characters")
+            raise RecipeError(f"alphabet: {short_repr(alphabet)} has repeated characters")
         for char in alphabet:
             # Normalization must be idempotent, so the alphabet must survive it unchanged.
             if unicodedata.normalize("NFKC", char).casefold() != char:
