@@ -221,3 +221,42 @@ def test_the_logger_check_uses_the_metric_names_the_trainer_emits() -> None:
     emitted = set(re.findall(r'"((?:train|epoch)/[a-z_]+)"', trainer))
     emitted |= {f"valid/dev-clean/{m}" for m in re.findall(r'f"valid/\{result\.set\}/([a-z_]+)"', trainer)}
     assert emitted == set(ENGINE_STEP_METRICS) | set(ENGINE_EPOCH_METRICS)
+
+
+def test_feature_and_augmenter_hooks_of_a_plugin_reach_recipes(asrkit_register_plugin, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+    from asrkit.registry import load_registry
+
+    builtins = load_registry(autoload=False)
+    log_mel = builtins.get("features", "log_mel").cls
+    specaugment = builtins.get("augmenters", "specaugment").cls
+
+    class LouderMel(log_mel):
+        """Log-mel features under another name."""
+
+        name = "louder_mel"
+
+    class MoreMasks(specaugment):
+        """SpecAugment under another name."""
+
+        name = "more_masks"
+
+    @hookimpl
+    def asrkit_register_features() -> list[type]:
+        return [LouderMel]
+
+    @hookimpl
+    def asrkit_register_augmenters() -> list[type]:
+        return [MoreMasks]
+
+    plugin = copy_of_plugin(asrkit_register_features=asrkit_register_features)
+    plugin.asrkit_register_augmenters = asrkit_register_augmenters
+    assert check_plugin(plugin).components == {"features": ["louder_mel"], "augmenters": ["more_masks"]}
+    asrkit_register_plugin(plugin, name="copy")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("encoder: {name: rescnn_bigru}\nfeatures: {name: louder_mel}\naugmenters: [{name: more_masks}]\n")
+    result = CliRunner().invoke(main, ["recipe", "validate", str(recipe)])
+    assert result.exit_code == 0, result.output
+    assert "louder_mel" in result.output and "more_masks" in result.output
