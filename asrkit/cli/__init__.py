@@ -35,6 +35,7 @@ COMMANDS = {
     "export": "asrkit.cli.export:export",
     "data": "asrkit.cli.data:data",
     "doctor": "asrkit.cli.doctor:doctor",
+    "new-plugin": "asrkit.cli.newplugin:new_plugin",
 }
 """Every command and where it lives, imported on first use (their modules import torch and torchaudio)."""
 
