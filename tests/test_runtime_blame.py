@@ -67,3 +67,22 @@ def test_training_with_such_an_encoder_stops_in_one_line_naming_it(
     assert "Traceback" not in result.output and "ctc_loss" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "encoder 'overstates' returned lengths" in errors[0], result.output
+
+
+def test_a_dataset_indexed_in_milliseconds_is_named_before_training(tmp_path: Path) -> None:
+    import soundfile
+
+    from asrkit.data.plausibility import check_stated_durations
+    from asrkit.errors import DataError
+    from asrkit.interfaces import Utterance
+
+    flacs = sorted((ROOT / "tests" / "fixtures" / "librispeech").rglob("*.flac"))[:4]
+    seconds = [soundfile.info(str(f)).duration for f in flacs]
+    right = [Utterance(f.stem, str(f), "a", s) for f, s in zip(flacs, seconds, strict=True)]
+    check_stated_durations("tsv", "data.train[0]", right)
+    one_wrong = [*right[:-1], Utterance("x", str(flacs[-1]), "a", seconds[-1] * 1000)]
+    check_stated_durations("tsv", "data.train[0]", one_wrong)  # one bad entry is the loader's skip to count
+    milliseconds = [Utterance(u.id, u.audio_path, u.text, u.duration * 1000) for u in right]
+    with pytest.raises(DataError, match=r"^data.train\[0\]: dataset 'tsv' states durations far from its audio.*"
+                       r"\(milliseconds\?\) but \d+\.\d\d s in .*must be in seconds"):  # fmt: skip
+        check_stated_durations("tsv", "data.train[0]", milliseconds)
