@@ -9,6 +9,7 @@ environment without that package: the dataset and logger are not the model's.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,10 @@ def run(*args: str, site: Path | None = None) -> subprocess.CompletedProcess:
 
 def test_a_model_trained_with_a_plugin_dataset_and_logger_transcribes_without_them(tmp_path: Path) -> None:
     site = tmp_path / "site"
+    # Built from a copy: building in tests/ would leave an .egg-info there that other tests' imports would find.
+    source = shutil.copytree(ROOT / "tests" / "outside_plugin", tmp_path / "outside_plugin")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-         str(ROOT / "tests" / "outside_plugin")],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     rows = ["path\tsentence\tduration"]
