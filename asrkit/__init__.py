@@ -6,6 +6,9 @@ Plugins mark their hook implementations with :data:`asrkit.hookimpl`.
 from __future__ import annotations
 
 from asrkit.hookspecs import hookimpl
+from asrkit.source_tree import add_builtin_plugins_path
 
-__version__ = "0.1.0"
+add_builtin_plugins_path()  # a source checkout on PYTHONPATH: the built-ins import as installed
+
+__version__ = "0.2.0"
 __all__ = ["__version__", "hookimpl"]

@@ -47,9 +47,13 @@ class Range:
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
     def __str__(self) -> str:
-        low = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
-        high = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        low = None if self.low is None else f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        high = None if self.high is None else f"{'<' if self.high_open else '<='} {_number(self.high)}"
         return " and ".join(part for part in (low, high) if part) or "finite"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 POSITIVE = Range(0, low_open=True)
@@ -109,7 +113,7 @@ def type_name(tp: Any) -> str:
 
 
 def describe(cls: type) -> list[FieldInfo]:
-    """The fields of a config dataclass, in declaration order."""
+    """The fields of a config dataclass, in declaration order; a field's type includes its range (``float, > 0``)."""
     hints = field_types(cls)
     infos = []
     for f in dataclasses.fields(cls):
@@ -124,7 +128,7 @@ def describe(cls: type) -> list[FieldInfo]:
         infos.append(
             FieldInfo(
                 name=f.name,
-                type=type_name(hints[f.name]),
+                type=type_name(hints[f.name]) + (f", {f.metadata['valid']}" if f.metadata.get("valid") else ""),
                 default=_plain(default),
                 required=required,
                 help=f.metadata.get("help", ""),

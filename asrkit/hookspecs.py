@@ -21,9 +21,11 @@ Every component class has
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+from asrkit.kinds import KIND_TABLE
 
 if TYPE_CHECKING:
     from asrkit.interfaces import (
@@ -140,14 +142,37 @@ def asrkit_register_loggers() -> list[type[Logger]]:
     """
 
 
-HOOK_KINDS = {
-    "asrkit_register_datasets": "datasets",
-    "asrkit_register_features": "features",
-    "asrkit_register_augmenters": "augmenters",
-    "asrkit_register_encoders": "encoders",
-    "asrkit_register_objectives": "objectives",
-    "asrkit_register_tokenizers": "tokenizers",
-    "asrkit_register_decoders": "decoders",
-    "asrkit_register_loggers": "loggers",
-}
+@hookspec
+def asrkit_recipe_defaults() -> dict[str, Any]:
+    """Return the recipe nodes this plugin proposes for keys a recipe leaves out.
+
+    Keys are recipe keys: ``features``, ``objective``, ``tokenizer``,
+    ``decoder``, ``loggers`` (a list of nodes) and ``train.valid_decoder``;
+    values are nodes such as ``{"name": "greedy"}`` naming the plugin's own
+    components. The built-in plugins propose asrkit's defaults (``log_mel``,
+    ``ctc``, ``char``, ``greedy``, ``[console]``); when several plugins
+    propose one for the same key, the built-in's is used, else the one of the
+    plugin first by name. A key without a proposal must be written in the
+    recipe (``train.valid_decoder`` then falls back to the recipe's
+    ``decoder``, ``loggers`` to none).
+    """
+
+
+@hookspec(firstresult=True)
+def asrkit_open_dataset(spec: str) -> dict[str, Any] | None:
+    """Return a dataset node for a command-line shortcut ``spec``, or None when it is not this plugin's.
+
+    ``asrkit evaluate --data SPEC`` and ``asrkit data prepare`` accept short
+    forms of a dataset: the built-in datasets plugin turns a path ending in
+    ``.jsonl``/``.json`` into ``{"name": "manifest", "path": spec}`` and
+    ``ROOT:SUBSET`` into ``{"name": "librispeech", "root": ROOT, "subset":
+    SUBSET}``. The first plugin that returns a node wins; the node is then
+    validated like a recipe's.
+    """
+
+
+HOOK_KINDS = {kind.hook: kind.name for kind in KIND_TABLE}
 """Which component kind each hook registers."""
+
+OTHER_HOOKS = ("asrkit_recipe_defaults", "asrkit_open_dataset")
+"""The hooks that register no component kind."""

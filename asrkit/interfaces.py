@@ -25,8 +25,8 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-KINDS = ("datasets", "features", "augmenters", "encoders", "objectives", "tokenizers", "decoders", "loggers")
-"""Every component kind, in the order data flows through a run."""
+from asrkit.kinds import KIND_TABLE
+from asrkit.kinds import KINDS as KINDS  # re-exported: the kind names, in the order data flows
 
 
 @dataclass(frozen=True)
@@ -46,20 +46,32 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Word:
-    """A decoded word with its start and end time in seconds."""
+    """A decoded word with its start and end time in seconds.
+
+    ``confidence`` is in [0, 1] when the decoder computes one: for the
+    built-in decoders, the mean posterior of the word's tokens, each token's
+    posterior taken at its most probable frame (see ``docs/decoding.md``).
+    """
 
     word: str
     start: float
     end: float
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """A decoder's result for one utterance. ``words`` is set when timestamps were asked for."""
+    """A decoder's result for one utterance. ``words`` is set when timestamps were asked for.
+
+    ``score`` is the decoder's log score of the hypothesis (higher is better).
+    ``alternatives`` are the next best hypotheses, best first, when the
+    decoder was asked for an n-best list.
+    """
 
     text: str
     words: tuple[Word, ...] | None = None
     score: float | None = None
+    alternatives: tuple[Hypothesis, ...] = ()
 
 
 class Dataset(abc.ABC):
@@ -339,7 +351,8 @@ class RunInfo:
     holds what the engine lends its loggers (``extra["console"]``: the rich
     console to print on, so that lines land above the progress bars).
     ``resumed`` is true when ``asrkit run --resume`` continues an interrupted
-    run in ``run_dir``.
+    run in ``run_dir``. ``metrics_file`` is the ``metrics.jsonl`` the engine
+    itself writes every report to (None outside ``asrkit run``).
     """
 
     run_dir: Path
@@ -347,6 +360,7 @@ class RunInfo:
     is_main_process: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     resumed: bool = False
+    metrics_file: Path | None = None
 
 
 class Logger(abc.ABC):
@@ -381,16 +395,7 @@ class Logger(abc.ABC):
         """Flush and release; called once, also when the run fails."""
 
 
-INTERFACES: dict[str, type] = {
-    "datasets": Dataset,
-    "features": FeatureExtractor,
-    "augmenters": Augmenter,
-    "encoders": Encoder,
-    "objectives": Objective,
-    "tokenizers": Tokenizer,
-    "decoders": Decoder,
-    "loggers": Logger,
-}
+INTERFACES: dict[str, type] = {kind.name: globals()[kind.interface] for kind in KIND_TABLE}
 """The base class a component of each kind derives from."""
 
 

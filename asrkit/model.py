@@ -38,14 +38,18 @@ class AcousticModel(nn.Module):
         """``(B,)`` sample counts → ``(B,)`` output frame counts (without augmentation)."""
         return self.encoder.output_lengths(self.features.output_lengths(num_samples))
 
-    def encode(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        """``(B, S)`` waveforms, ``(B,)`` sample counts → the encoder's output, with the layers the objective reads."""
+    def encode(self, waveforms: torch.Tensor, lengths: torch.Tensor, intermediate: bool = True) -> EncoderOutput:
+        """``(B, S)`` waveforms, ``(B,)`` sample counts → the encoder's output.
+
+        With ``intermediate``, it also holds the outputs of the encoder layers
+        the objective's loss reads (:attr:`Objective.intermediate_layers`).
+        """
         for augment in self.waveform_augmenters:
             waveforms, lengths = augment(waveforms, lengths)
         features, frames = self.features(waveforms, lengths)
         for augment in self.feature_augmenters:
             features, frames = augment(features, frames)
-        layers = self.objective.intermediate_layers
+        layers = self.objective.intermediate_layers if intermediate else ()
         if layers and isinstance(self.encoder, IntermediateOutputs):
             hidden, out_lengths, taken = self.encoder.forward_intermediate(features, frames, layers)
             check_encoder_output(self.encoder, hidden, out_lengths, frames)
@@ -60,7 +64,7 @@ class AcousticModel(nn.Module):
 
     def log_probs(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, S)`` waveforms, ``(B,)`` sample counts → ``(B, T', V)`` float32 log-probabilities, ``(B,)`` frames."""
-        encoded = self.encode(waveforms, lengths)
+        encoded = self.encode(waveforms, lengths, intermediate=False)  # decoders read the final layer only
         return self.objective(encoded.hidden, encoded.lengths), encoded.lengths
 
 

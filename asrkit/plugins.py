@@ -8,8 +8,10 @@ with autoload off. A test keeps the two lists in agreement.
 Environment switches, as pytest and datasette have them:
 
 - ``ASRKIT_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry-point plugin but the built-ins.
-- ``ASRKIT_LOAD_PLUGINS=a,b``: load only these third-party plugins (entry-point
-  names or distribution names); built-ins always load.
+- ``ASRKIT_LOAD_PLUGINS=a,b``: load only these plugins (entry-point names or
+  distribution names), built-ins included: ``asrkit`` stands for all of them,
+  ``asrkit_decoders`` for one. The core names no built-in, so a run with a
+  third-party set of components needs none of asrkit's.
 
 A plugin that fails to import, or whose hook raises, is recorded as a
 :class:`BrokenPlugin` with its error instead of stopping the program: commands
@@ -139,10 +141,11 @@ def allowlist() -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def load_builtins(pm: AsrkitPluginManager) -> None:
+def load_builtins(pm: AsrkitPluginManager, allowed: set[str] | None = None) -> None:
+    """Register the built-in plugins; with an allowlist, only those it names (``asrkit`` names them all)."""
     source = asrkit_source()
     for name, module in BUILTIN_PLUGINS:
-        if pm.has_plugin(name):
+        if pm.has_plugin(name) or (allowed is not None and name not in allowed and source.package not in allowed):
             continue
         try:
             pm.register_plugin(importlib.import_module(module), name, source)
@@ -206,17 +209,20 @@ def load_guarded(load: Callable[[], Any]) -> Any:
 def make_plugin_manager(autoload: bool | None = None, allowed: set[str] | None = None) -> AsrkitPluginManager:
     """A plugin manager with the built-ins and, unless disabled, the installed plugins.
 
-    ``autoload`` and ``allowed`` default to the environment switches.
+    ``autoload`` and ``allowed`` default to the environment switches; the
+    allowlist applies to the built-ins too.
     """
     pm = AsrkitPluginManager()
-    load_builtins(pm)
+    if allowed is None:
+        allowed = allowlist()
+    load_builtins(pm, allowed)
     for name, plugin, source in EXTRA_PLUGINS:
         try:
             pm.register_plugin(plugin, name, source)
         except Exception as exc:
             pm.mark_broken(name, source, exc)
     if autoload if autoload is not None else autoload_enabled():
-        load_entry_points(pm, allowed if allowed is not None else allowlist())
+        load_entry_points(pm, allowed)
     _drop_misspelled_hooks(pm)
     return pm
 

@@ -9,6 +9,11 @@ component node has one shape, ``{name: <registered name>, <Config field>: value}
 Validation reports the first mistake with its key path: an unknown component
 gets the choices and a did-you-mean, an unknown or mistyped parameter gets the
 accepted fields, malformed YAML gets the file and line.
+
+Keys a recipe leaves out get the node the plugins propose
+(``asrkit_recipe_defaults``; the built-ins propose ``log_mel``, ``ctc``,
+``char``, ``greedy`` and the ``console`` logger): the core itself names no
+component.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from asrkit.config import build_config, did_you_mean, to_dict
 from asrkit.errors import AsrkitError, RecipeError
+from asrkit.kinds import RECIPE_SECTIONS, Kind
 from asrkit.limits import load_yaml, quote, show
 from asrkit.provenance import merge_requires, provider_requirements
 from asrkit.registry import Registry
@@ -66,6 +72,8 @@ class Recipe:
     decoder: ComponentSpec
     loggers: tuple[ComponentSpec, ...]
     train: TrainConfig
+    valid_decoder: ComponentSpec
+    """``train.valid_decoder``: the decoder validation scores with after each epoch (it picks ``best.pt``)."""
 
     def resolved(self) -> dict[str, Any]:
         return {
@@ -76,39 +84,21 @@ class Recipe:
                 "valid": [s.as_dict() for s in self.data.valid],
                 "test": [s.as_dict() for s in self.data.test],
             },
-            "features": self.features.as_dict(),
-            "augmenters": [s.as_dict() for s in self.augmenters],
-            "encoder": self.encoder.as_dict(),
-            "objective": self.objective.as_dict(),
-            "tokenizer": self.tokenizer.as_dict(),
-            "decoder": self.decoder.as_dict(),
-            "loggers": [s.as_dict() for s in self.loggers],
-            "train": to_dict(self.train),
+            **{kind.recipe_key: _node_dict(getattr(self, kind.recipe_key)) for kind in RECIPE_SECTIONS},
+            "train": {**to_dict(self.train), "valid_decoder": self.valid_decoder.as_dict()},
         }
 
 
-TOP_LEVEL_KEYS = (
-    "requires",
-    "data",
-    "features",
-    "augmenters",
-    "encoder",
-    "objective",
-    "tokenizer",
-    "decoder",
-    "loggers",
-    "train",
-)
+TOP_LEVEL_KEYS = ("requires", "data", *(kind.recipe_key for kind in RECIPE_SECTIONS), "train")
 DATA_KEYS = ("sample_rate", "train", "valid", "test")
 
-DEFAULTS: dict[str, Any] = {
-    "features": {"name": "log_mel"},
-    "augmenters": [],
-    "objective": {"name": "ctc"},
-    "tokenizer": {"name": "char"},
-    "decoder": {"name": "greedy"},
-    "loggers": [{"name": "console"}, {"name": "jsonl"}],
-}
+
+def _node_dict(spec: ComponentSpec | tuple[ComponentSpec, ...]) -> Any:
+    return [s.as_dict() for s in spec] if isinstance(spec, tuple) else spec.as_dict()
+
+
+VALID_DECODER = "valid_decoder"
+"""The key under ``train`` of the validation decoder's node."""
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -197,31 +187,52 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
         )
     requires = _requires(data.get("requires") or [])
     check_requirements(requires)
-    for key, default in DEFAULTS.items():
-        data.setdefault(key, copy.deepcopy(default))
     if "encoder" not in data:
         raise RecipeError("encoder: required section is missing (e.g. encoder: {name: rescnn_bigru})")
+    for kind in RECIPE_SECTIONS:
+        if kind.recipe_key not in data:
+            data[kind.recipe_key] = recipe_default(registry, kind)
+    train = data.get("train")
+    train = dict(train) if isinstance(train, dict) else train
+    valid_node = train.pop(VALID_DECODER, None) if isinstance(train, dict) else None
+    if valid_node is None:
+        valid_node = copy.deepcopy(registry.recipe_defaults.get(f"train.{VALID_DECODER}", data["decoder"]))
+    sections = {
+        kind.recipe_key: (component_list if kind.many else component)(
+            registry, kind.name, data[kind.recipe_key], kind.recipe_key
+        )
+        for kind in RECIPE_SECTIONS
+    }
     recipe = Recipe(
         requires=requires,
         data=_data_section(data.get("data") or {}, registry),
-        features=component(registry, "features", data["features"], "features"),
-        augmenters=component_list(registry, "augmenters", data["augmenters"], "augmenters"),
-        encoder=component(registry, "encoders", data["encoder"], "encoder"),
-        objective=component(registry, "objectives", data["objective"], "objective"),
-        tokenizer=component(registry, "tokenizers", data["tokenizer"], "tokenizer"),
-        decoder=component(registry, "decoders", data["decoder"], "decoder"),
-        loggers=component_list(registry, "loggers", data["loggers"], "loggers"),
-        train=build_config(TrainConfig, data.get("train"), "train"),
+        **sections,
+        train=build_config(TrainConfig, train, "train"),
+        valid_decoder=component(registry, "decoders", valid_node, f"train.{VALID_DECODER}"),
     )
     return record_providers(recipe, registry)
 
 
+def recipe_default(registry: Registry, kind: Kind) -> Any:
+    """The node(s) the plugins propose for ``kind``'s section; a one-line error when a single node is missing."""
+    if kind.recipe_key in registry.recipe_defaults:
+        return copy.deepcopy(registry.recipe_defaults[kind.recipe_key])
+    if kind.many:
+        return []  # a list section nobody proposes anything for is empty
+    names = registry.names(kind.name)
+    choices = f"choices: {', '.join(names)}" if names else f"no loaded plugin provides {kind.name}"
+    raise RecipeError(
+        f"{kind.recipe_key}: required section is missing and no loaded plugin proposes a default "
+        f"({choices}; ASRKIT_LOAD_PLUGINS may leave asrkit's own plugins out)"
+    )
+
+
 def record_providers(recipe: Recipe, registry: Registry) -> Recipe:
     """``recipe`` with the installed distributions behind its components added to ``requires`` (name>=version)."""
-    specs = [
-        *recipe.data.train, *recipe.data.valid, *recipe.data.test, recipe.features, *recipe.augmenters,
-        recipe.encoder, recipe.objective, recipe.tokenizer, recipe.decoder, *recipe.loggers,
-    ]  # fmt: skip
+    specs = [*recipe.data.train, *recipe.data.valid, *recipe.data.test, recipe.valid_decoder]
+    for kind in RECIPE_SECTIONS:
+        section = getattr(recipe, kind.recipe_key)
+        specs += list(section) if kind.many else [section]
     infos = [registry.get(spec.kind, spec.name, spec.path) for spec in specs]
     recorded = provider_requirements((info.package, info.version) for info in infos)
     return dataclasses.replace(recipe, requires=merge_requires(recipe.requires, recorded))
@@ -243,7 +254,11 @@ def parse_model_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
     model = {key: copy.deepcopy(data[key]) for key in MODEL_SECTIONS if key in data}
     section = data.get("data") if isinstance(data.get("data"), dict) else {}
     rate = {"sample_rate": section["sample_rate"]} if "sample_rate" in section else {}
-    train = {"train": copy.deepcopy(data["train"])} if "train" in data else {}
+    # The validation decoder is training's: inference uses the recipe's decoder.
+    train = copy.deepcopy(data.get("train"))
+    if isinstance(train, dict):
+        train.pop(VALID_DECODER, None)
+    train = {"train": train} if "train" in data else {}
     recipe = parse_recipe({**model, **train, "data": rate, "augmenters": [], "loggers": []}, registry)
     try:
         test = component_list(registry, "datasets", copy.deepcopy(section.get("test")), "data.test")

@@ -50,9 +50,9 @@ def doc(obj: Any) -> str:
 def hooks_markdown() -> str:
     """Every hook spec of :mod:`asrkit.hookspecs` with its signature and docstring."""
     parts = [HEADER, "# Hook reference\n\n", doc(hookspecs) + "\n"]
-    for name in hookspecs.HOOK_KINDS:
+    for name in (*hookspecs.HOOK_KINDS, *hookspecs.OTHER_HOOKS):
         function = getattr(hookspecs, name)
-        signature = f"{name}() -> {function.__annotations__.get('return', 'list[type]')}"
+        signature = f"{name}{inspect.signature(function)}".replace("'", "")
         parts.append(f"\n## `{name}`\n\n```python\n{signature}\n```\n\n{doc(function)}\n")
     return "".join(parts)
 

@@ -19,7 +19,14 @@ from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
 from asrkit.interfaces import INTERFACES, KINDS
 from asrkit.limits import quote
-from asrkit.plugins import PLUGIN_API_VERSION, AsrkitPluginManager, BrokenPlugin, PluginSource, make_plugin_manager
+from asrkit.plugins import (
+    PLUGIN_API_VERSION,
+    AsrkitPluginManager,
+    BrokenPlugin,
+    PluginSource,
+    asrkit_source,
+    make_plugin_manager,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class Registry:
         for hook_name, kind in HOOK_KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 self._collect(kind, impl.plugin_name, impl.function)
+        self.recipe_defaults: dict[str, Any] = self._collect_defaults()
+        """Recipe nodes proposed by the plugins for keys a recipe leaves out (``asrkit_recipe_defaults``)."""
 
     @property
     def broken(self) -> list[BrokenPlugin]:
@@ -131,6 +140,30 @@ class Registry:
         """The one of two same-named components that :data:`PREFER_VARIABLE` names, if it names exactly one."""
         chosen = [c for c in (first, second) if {c.plugin, c.package} & self.prefer]
         return chosen[0] if len(chosen) == 1 else None
+
+    def _collect_defaults(self) -> dict[str, Any]:
+        """Each key's proposal: the built-ins' first, then by plugin name, so that installing a plugin changes none."""
+        own = asrkit_source().package
+
+        def order(impl: Any) -> tuple[bool, str]:
+            return self.pm.sources.get(impl.plugin_name, PluginSource("?", "?")).package != own, impl.plugin_name
+
+        defaults: dict[str, Any] = {}
+        for impl in sorted(self.pm.hook.asrkit_recipe_defaults.get_hookimpls(), key=order):
+            try:
+                proposed = dict(impl.function())
+            except Exception as exc:
+                source = self.pm.sources.get(impl.plugin_name, PluginSource("?", "?"))
+                message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                self._failed.append(BrokenPlugin(impl.plugin_name, source.package, source.version, message))
+                continue
+            for key, node in proposed.items():
+                defaults.setdefault(key, node)
+        return defaults
+
+    def open_dataset(self, spec: str) -> Any:
+        """The dataset node a plugin makes of the shortcut ``spec`` (``asrkit_open_dataset``), or None."""
+        return self.pm.hook.asrkit_open_dataset(spec=spec)
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for n in self._components[kind] if n not in self._conflicts[kind])

@@ -81,6 +81,11 @@ class TrainConfig:
         help="stop after this many consecutive non-finite losses or skipped steps (inf/nan gradients)",
         valid=AT_LEAST_ONE,
     )
+    init_from: str | None = param(
+        None, help="start from this checkpoint's weights (not its optimizer or schedule); see docs/training.md"
+    )
+    freeze: tuple[str, ...] = param((), help="parts kept unchanged for the first freeze_steps steps (e.g. [encoder])")
+    freeze_steps: int = param(0, help="optimizer steps during which the freeze parts do not change")
     compile: bool = param(
         False,
         help="torch.compile the encoder on CUDA; its GRUs stay eager (dynamo leaves RNN modules out of its graphs)",

@@ -45,17 +45,15 @@ import torch
 from padding import synthetic_durations
 from rich.console import Console
 
-from asrkit.data.batches import UtteranceDataset, select_utterances
 from asrkit.data.sampler import DurationBatchSampler
 from asrkit.data.synthetic import write_librispeech
 from asrkit.engine.distributed import World
-from asrkit.engine.loaders import train_loader, train_sampler
 from asrkit.engine.loggers import MetricsLog
-from asrkit.engine.optim import build_optimizer, build_schedule
-from asrkit.engine.precision import precision_for
+from asrkit.engine.optim import build_schedule
+from asrkit.engine.parts import Training, build_training
 from asrkit.engine.progress import Progress
-from asrkit.engine.setup import fit_features, load_corpus, make_decoders, make_model, make_tokenizer, resolve_device
-from asrkit.engine.trainer import TrainingParts, TrainState, batch_step, optimizer_step
+from asrkit.engine.setup import resolve_device
+from asrkit.engine.trainer import TrainState, batch_step, optimizer_step
 from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
 
@@ -101,8 +99,8 @@ def write_corpus(root: Path, durations: list[float], seed: int) -> None:
     write_librispeech(root, TEST, {"9-9-0000": "A TEST", "9-9-0001": "ANOTHER TEST"}, 1.0)
 
 
-def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> tuple[TrainingParts, int]:
-    """Everything the trainer's step functions need, built as ``asrkit run`` builds it."""
+def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> tuple[Training, int]:
+    """The trainer's parts, built by ``asrkit run``'s own :func:`build_training`."""
     registry = load_registry()
     node = f"[{{name: librispeech, root: '{root}', subset: {TRAIN}}}]"
     settings = [
@@ -118,75 +116,42 @@ def build_parts(args: argparse.Namespace, root: Path, overrides: list[str]) -> t
         "train.checkpoint_every_minutes=null",
     ]
     recipe = load_recipe(args.recipe, [s for s in settings if s] + overrides, registry)
-    config = recipe.train
     world = World()
-    device = resolve_device(config.device, world)
-    corpus = load_corpus(registry, recipe, world)
-    tokenizer = make_tokenizer(registry, recipe, [u.text for _, u in corpus.train], world)
-    model = make_model(registry, recipe, tokenizer, config.seed).to(device)
-    fit_features(
-        model, corpus.train, recipe.data.sample_rate, config.batch, device=device, num_workers=0, seed=config.seed
+    device = resolve_device(recipe.train.device, world)
+    progress = Progress(Console(file=io.StringIO()), enabled=False)
+    training = build_training(
+        registry, recipe, world=world, device=device, run_dir=root / "run", log=MetricsLog([]), progress=progress
     )
-    selected, selection = select_utterances(
-        corpus.train,
-        normalize=tokenizer.normalize,
-        encode=tokenizer.encode,
-        output_frames=model.output_lengths,
-        fits=model.objective.fits,
-        sample_rate=recipe.data.sample_rate,
-        max_duration=None,
-    )
-    dataset = UtteranceDataset(selected, recipe.data.sample_rate)
-    sampler = train_sampler(dataset.durations, config.batch, config.seed, world)
+    step = training.step
     if args.fused_adamw:
-        opt = config.optimizer
-        optimizer = torch.optim.AdamW(
-            model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=True
+        opt = recipe.train.optimizer
+        step.optimizer = torch.optim.AdamW(
+            step.model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=True
         )
-    else:
-        optimizer = build_optimizer(model.parameters(), config.optimizer)
+        step.schedule = build_schedule(step.optimizer, recipe.train.schedule, len(training.data.sampler))
     if args.compile:
-        model.encoder.compile(dynamic=True)
-    parts = TrainingParts(
-        config=config,
-        recipe=recipe.resolved(),
-        model=model,
-        wrapped=model,
-        tokenizer=tokenizer,
-        optimizer=optimizer,
-        schedule=build_schedule(optimizer, config.schedule, len(sampler)),
-        precision=precision_for(config.precision, device),
-        sampler=sampler,
-        loader=train_loader(dataset, sampler, num_workers=config.num_workers, device=device, seed=config.seed),
-        valid=[],
-        greedy=make_decoders(registry, recipe, tokenizer)["greedy"],
-        device=device,
-        world=world,
-        checkpoint_dir=root / "checkpoints",
-        log=MetricsLog([]),
-        progress=Progress(Console(file=io.StringIO()), enabled=False),
-        selection=selection,
-    )
-    return parts, sum(p.numel() for p in model.parameters())
+        step.model.encoder.compile(dynamic=True)  # in place: step.wrapped is the model itself (one process)
+    return training, sum(p.numel() for p in step.model.parameters())
 
 
-def measure(parts: TrainingParts, warmup: int, steps: int) -> dict[str, object]:
+def measure(parts: Training, warmup: int, steps: int) -> dict[str, object]:
     """Time ``warmup + steps`` optimizer steps; rates over the last ``steps`` only."""
-    device, state = parts.device, TrainState()
+    step, state = parts.step, TrainState()
+    device = step.device
     cuda = device.type == "cuda"
-    parts.model.train()
+    step.model.train()
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     totals = {"step_s": 0.0, "wait_s": 0.0, "audio_s": 0.0, "utterances": 0, "padded_s": 0.0}
-    batches = iter(parts.loader)
+    batches = iter(parts.data.loader)
     used_utterances = 0
     for index in range(warmup + steps):
         start = time.perf_counter()
         batch = next(batches)
         waited = time.perf_counter() - start
-        batch_step(parts, batch, True, True, 1)
-        optimizer_step(parts, state)
-        parts.optimizer.zero_grad(set_to_none=True)
+        batch_step(step, batch, True, True, 1)
+        optimizer_step(step, state)
+        step.optimizer.zero_grad(set_to_none=True)
         if cuda:
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - start
@@ -276,22 +241,22 @@ def main() -> None:
         write_corpus(root, durations, args.seed)
         parts, params = build_parts(args, root, overrides)
         figures = measure(parts, args.warmup, args.steps)
-        encoder = parts.recipe["encoder"]
+        encoder = parts.report.recipe["encoder"]
         report: dict[str, object] = {
             "recipe": Path(args.recipe).name,
             "overrides": overrides,
             "parameters": params,
-            "device": str(parts.device),
-            "device_name": device_name(parts.device),
+            "device": str(parts.step.device),
+            "device_name": device_name(parts.step.device),
             "threads": torch.get_num_threads(),
-            "precision": parts.precision.name,
+            "precision": parts.step.precision.name,
             "precision_asked": args.precision,
             "max_seconds": args.max_seconds,
             "num_workers": args.num_workers,
             "compile": args.compile,
             "fused_adamw": args.fused_adamw,
             "cudnn_benchmark": args.cudnn_benchmark,
-            "augmenters": [a["name"] for a in parts.recipe["augmenters"]],
+            "augmenters": [a["name"] for a in parts.report.recipe["augmenters"]],
             "steps": args.steps,
             "warmup_steps": args.warmup,
             **figures,

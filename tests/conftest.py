@@ -20,3 +20,23 @@ def _plugin_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the tiny recipe's model with random weights: nonsense text, real plumbing."""
+    import torch
+
+    from asrkit.build import build, build_model
+    from asrkit.engine.checkpoint import model_payload, save_atomic
+    from asrkit.recipe import load_recipe
+    from asrkit.registry import load_registry
+
+    registry = load_registry()
+    recipe = load_recipe(ROOT / "tests" / "fixtures" / "tiny_recipe.yaml", [], registry)
+    tokenizer = build(registry, recipe.tokenizer)
+    torch.manual_seed(0)
+    model = build_model(registry, recipe, tokenizer)
+    path = tmp_path_factory.mktemp("random-checkpoint") / "tiny.pt"
+    save_atomic(model_payload(recipe.resolved(), model, tokenizer), path)
+    return path

@@ -81,3 +81,37 @@ def test_train_sweep_quick_prints_a_row_per_setting(tmp_path: Path) -> None:
     assert [r["setting"] for r in reports] == ["fp32", "fp16+padded"]
     assert all(r["audio_s_per_s"] > 0 and r["steps"] == 1 for r in reports)
     assert "encoder.train_rnn=padded" in reports[1]["overrides"]
+
+
+def test_confidence_auc_reports_each_decoder(random_checkpoint: Path, repo_root: Path) -> None:
+    data = f"{repo_root / 'tests' / 'fixtures' / 'librispeech'}:test-clean"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "confidence_auc.py"), "--checkpoint", str(random_checkpoint), "--data", data],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["utterances"] == 3
+    for decoder in ("greedy", "beam"):
+        counts = report[decoder]
+        assert counts["right_words"] + counts["wrong_words"] > 0  # a random model says something
+        assert 0.0 <= counts["mean_confidence_wrong"] <= 1.0
+
+
+@pytest.mark.slow
+def test_serve_load_compares_batched_and_one_at_a_time(random_checkpoint: Path) -> None:
+    command = [sys.executable, str(BENCH / "serve_load.py"), "--checkpoint", str(random_checkpoint)]
+    command += ["--clients", "3", "--requests", "6", "--rounds", "1", "--segment", "fixed"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=BENCH.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    for mode in ("batched", "one_at_a_time"):
+        figures = report[mode]
+        assert figures["errors"] == 0 and figures["requests_per_s"] > 0 and figures["audio_s_per_s"] > 0
+        assert 0 < figures["latency_p50_s"] <= figures["latency_p95_s"]
+    assert report["one_at_a_time"]["mean_batch_size"] == 1.0
+    assert report["batching_gain"] == pytest.approx(
+        report["batched"]["requests_per_s"] / report["one_at_a_time"]["requests_per_s"], abs=0.01
+    )

@@ -51,7 +51,7 @@ def test_list_plugins_table_fits_the_terminal(columns: int) -> None:
     assert max(len(line.rstrip()) for line in lines) <= columns
     header = next(line for line in lines if line.strip().startswith("Kind"))
     assert ("Plugin" in header) == (columns >= 120)  # the entry point's name needs room; --json always has it
-    assert "rescnn_bigru" in result.stdout and "0.1.0" in result.stdout
+    assert "rescnn_bigru" in result.stdout and "0.2.0" in result.stdout
 
 
 def test_list_plugins_unknown_kind_is_one_line():

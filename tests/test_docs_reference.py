@@ -10,7 +10,7 @@ from asrkit.reference import PAGES
 
 def test_every_hook_spec_has_a_docstring_and_is_documented(repo_root):
     docs = "\n".join(p.read_text() for p in (repo_root / "docs").rglob("*.md"))
-    for name in hookspecs.HOOK_KINDS:
+    for name in (*hookspecs.HOOK_KINDS, *hookspecs.OTHER_HOOKS):
         function = getattr(hookspecs, name)
         assert function.__doc__ and len(function.__doc__) > 100, f"{name} needs a full docstring"
         assert f"`{name}`" in docs, f"{name} is not documented under docs/"

@@ -52,7 +52,7 @@ def test_data_forms(text: str, expected: dict[str, object]) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("just-a-name", "expected a manifest"),
+        ("just-a-name", "no loaded dataset plugin reads this shortcut"),
         ("{name: librispeech, root: x}", r"--data\.subset: required parameter"),
         ("{name: librispeeh, root: x}", "did you mean 'librispeech'"),
     ],

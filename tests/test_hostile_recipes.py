@@ -111,7 +111,7 @@ ABSURD = [
     ("train.accumulate_grad=0", "train.accumulate_grad: must be >= 1, got 0"),
     ("train.grad_clip=0", "train.grad_clip: must be > 0, got 0"),
     ("train.num_workers=-2", "train.num_workers: must be >= 0, got -2"),
-    ("train.seed=-1", "train.seed: must be >= 0 and <= 4.29497e+09, got -1"),
+    ("train.seed=-1", "train.seed: must be >= 0 and <= 4294967295, got -1"),
     ("train.max_nonfinite=0", "train.max_nonfinite: must be >= 1, got 0"),
     ("train.log_every_steps=0", "train.log_every_steps: must be >= 1, got 0"),
     ("train.checkpoint_every_minutes=-5", "train.checkpoint_every_minutes: must be > 0, got -5"),

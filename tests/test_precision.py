@@ -21,14 +21,13 @@ from rich.console import Console
 
 from asrkit.cli import main
 from asrkit.data.batches import Batch
-from asrkit.engine import session
 from asrkit.engine.checkpoint import load_checkpoint
 from asrkit.engine.distributed import World
 from asrkit.engine.loggers import MetricsLog
+from asrkit.engine.parts import Training, build_training
 from asrkit.engine.precision import Precision, fallback_notice, mixed_precision, precision_for
 from asrkit.engine.progress import Progress
-from asrkit.engine.setup import load_corpus, make_decoders
-from asrkit.engine.trainer import LAST, TrainingParts, TrainState, batch_step, optimizer_step, restore, save_last
+from asrkit.engine.trainer import LAST, TrainState, batch_step, check_streak, optimizer_step, restore, save_last
 from asrkit.errors import TrainingError
 from asrkit.recipe import load_recipe
 from asrkit.registry import load_registry
@@ -58,20 +57,18 @@ def build_parts(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
 
-    def build(precision: Precision, *overrides: str) -> TrainingParts:
+    def build(precision: Precision, *overrides: str) -> Training:
         registry, world = load_registry(), World()
         recipe = load_recipe(TINY, [*DETERMINISTIC, *overrides], registry)
-        corpus = load_corpus(registry, recipe, world)
-        tokenizer, model = session._build_model(registry, recipe, corpus, None, CPU, world)
-        greedy = make_decoders(registry, recipe, tokenizer)["greedy"]
         run_dir = tmp_path_factory.mktemp("run")
         (run_dir / "checkpoints").mkdir()
         progress = Progress(Console(file=io.StringIO()), enabled=False)
-        parts = session._training_parts(
-            recipe, corpus, tokenizer, model, greedy, run_dir, CPU, world, MetricsLog([]), progress
+        training = build_training(
+            registry, recipe, world=world, device=CPU, run_dir=run_dir, log=MetricsLog([]), progress=progress
         )
-        model.train()
-        return dataclasses.replace(parts, precision=precision)
+        training.step.model.train()
+        training.step = dataclasses.replace(training.step, precision=precision)
+        return training
 
     yield build
     torch.set_num_threads(threads)
@@ -84,21 +81,23 @@ def fp16(init_scale: float) -> Precision:
     )
 
 
-def batches(parts: TrainingParts, count: int) -> list[Batch]:
-    loaded = iter(parts.loader)
+def batches(parts: Training, count: int) -> list[Batch]:
+    loaded = iter(parts.data.loader)
     return [next(loaded) for _ in range(count)]
 
 
-def weights(parts: TrainingParts) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in parts.model.state_dict().items()}
+def weights(parts: Training) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in parts.step.model.state_dict().items()}
 
 
-def train_window(parts: TrainingParts, state: TrainState, window: list[Batch]) -> tuple[float, float] | None:
+def train_window(parts: Training, state: TrainState, window: list[Batch]) -> tuple[float, float] | None:
     """One optimizer step over ``window``, the way ``train_epoch`` runs it."""
     for index, batch in enumerate(window):
-        batch_step(parts, batch, True, index == len(window) - 1, len(window))
-    stepped = optimizer_step(parts, state)
-    parts.optimizer.zero_grad(set_to_none=True)
+        batch_step(parts.step, batch, True, index == len(window) - 1, len(window))
+    stepped = optimizer_step(parts.step, state)
+    parts.step.optimizer.zero_grad(set_to_none=True)
+    if stepped is None:
+        check_streak(parts.step.config, parts.report, state)
     return stepped
 
 
@@ -129,19 +128,19 @@ def test_mixed_precision_builds_what_cuda_gets_on_any_device_type() -> None:
 def test_a_normal_fp16_step_updates_the_weights_and_the_scale_grows_as_documented(build_parts) -> None:
     # GradScaler's default first scale, 2^16, overflows the tiny model's first gradients; 2^10 fits them.
     parts = build_parts(fp16(init_scale=2.0**10))
-    scaler = parts.precision.scaler
+    scaler = parts.step.precision.scaler
     # GradScaler: the scale is multiplied by growth_factor (2) after growth_interval steps without inf/nan.
     scaler.set_growth_interval(2)
     first, second = batches(parts, 2)
-    with parts.precision.autocast():
-        hidden = parts.model.encode(first.waveforms, first.lengths).hidden
+    with parts.step.precision.autocast():
+        hidden = parts.step.model.encode(first.waveforms, first.lengths).hidden
     assert hidden.dtype == torch.float16  # the forward pass really runs in half precision
     state, before = TrainState(), weights(parts)
 
     assert train_window(parts, state, [first]) is not None
     assert scaler.get_scale() == 2.0**10
     after = weights(parts)
-    assert all(not torch.equal(after[name], before[name]) for name, _ in parts.model.named_parameters())
+    assert all(not torch.equal(after[name], before[name]) for name, _ in parts.step.model.named_parameters())
     assert train_window(parts, state, [second]) is not None
     assert scaler.get_scale() == 2.0**11
     assert (state.step, state.nonfinite_total, state.nonfinite_streak) == (2, 0, 0)
@@ -155,7 +154,7 @@ def test_an_fp16_overflow_is_skipped_by_the_scaler_and_counted_as_a_non_finite_s
 
     assert train_window(parts, state, window) is None
     assert all(torch.equal(value, before[name]) for name, value in weights(parts).items())
-    assert parts.precision.scaler.get_scale() == 2.0**99  # backoff_factor 0.5
+    assert parts.step.precision.scaler.get_scale() == 2.0**99  # backoff_factor 0.5
     assert (state.step, state.nonfinite_total, state.nonfinite_streak) == (0, 1, 1)
     assert train_window(parts, state, window) is None
     # max_nonfinite skipped steps in a row stop the run, as non-finite losses do.
@@ -168,11 +167,11 @@ def test_inf_gradients_skip_the_step_and_are_counted_alike_in_fp32_and_fp16(buil
     parts = build_parts(precision)
     state, before = TrainState(), weights(parts)
     [batch] = batches(parts, 1)
-    batch_step(parts, batch, True, True, 1)
-    parameter = next(parts.model.parameters())
+    batch_step(parts.step, batch, True, True, 1)
+    parameter = next(parts.step.model.parameters())
     parameter.grad.view(-1)[0] = math.inf
 
-    assert optimizer_step(parts, state) is None
+    assert optimizer_step(parts.step, state) is None
     assert all(torch.equal(value, before[key]) for key, value in weights(parts).items())
     assert (state.step, state.nonfinite_total, state.nonfinite_streak) == (0, 1, 1)
 
@@ -197,7 +196,7 @@ def test_fp16_gradients_are_unscaled_before_clipping(build_parts, window_size: i
         torch.cat([(end[key] - start[key]).flatten().double() for key in start])
         for end in (weights(single), weights(half))
     )
-    lr = single.config.optimizer.lr
+    lr = single.step.config.optimizer.lr
     assert float(update32.norm()) == pytest.approx(lr * grad_clip, rel=1e-3)
     assert float(update16.norm()) == pytest.approx(lr * grad_clip, rel=1e-2)
     assert float((update16 - update32).norm()) < 0.05 * float(update32.norm())
@@ -208,22 +207,22 @@ def test_the_scaler_state_round_trips_through_last_pt_and_resume(build_parts) ->
     state = TrainState()
     window = batches(parts, 3)
     assert train_window(parts, state, window[:1]) is None  # skipped: the scale drops to 2^99
-    parts.precision.scaler.update(2.0**12)  # as if calibrated down (update() takes a new scale)
+    parts.step.precision.scaler.update(2.0**12)  # as if calibrated down (update() takes a new scale)
     assert train_window(parts, state, window[1:2]) is not None  # the growth tracker counts 1
-    saved = parts.precision.scaler.state_dict()
-    save_last(parts, state)
+    saved = parts.step.precision.scaler.state_dict()
+    save_last(parts.step, parts.data, parts.report, state)
 
-    checkpoint = load_checkpoint(parts.checkpoint_dir / LAST)
+    checkpoint = load_checkpoint(parts.report.checkpoint_dir / LAST)
     assert checkpoint["training"]["scaler"] == saved
     resumed = build_parts(mixed_precision("fp16", "cpu"))
-    resumed_state = restore(resumed, checkpoint)
-    assert resumed.precision.scaler.state_dict() == saved
+    resumed_state = restore(resumed.step, resumed.data, resumed.report, checkpoint)
+    assert resumed.step.precision.scaler.state_dict() == saved
     assert (resumed_state.step, resumed_state.nonfinite_total) == (state.step, state.nonfinite_total) == (1, 1)
 
     # The next step is the same in the interrupted run and the resumed one.
     assert train_window(parts, state, window[2:]) is not None
     assert train_window(resumed, resumed_state, window[2:]) is not None
-    assert resumed.precision.scaler.state_dict() == parts.precision.scaler.state_dict()
+    assert resumed.step.precision.scaler.state_dict() == parts.step.precision.scaler.state_dict()
     assert all(torch.equal(value, weights(parts)[key]) for key, value in weights(resumed).items())
 
 

@@ -38,7 +38,8 @@ def test_minimal_recipe_is_filled_with_defaults(tmp_path, registry):
     assert resolved["encoder"]["rnn_dim"] == 64 and resolved["encoder"]["n_cnn_layers"] == 3
     assert resolved["features"]["name"] == "log_mel"
     assert resolved["tokenizer"]["name"] == "char" and resolved["decoder"]["name"] == "greedy"
-    assert [lg["name"] for lg in resolved["loggers"]] == ["console", "jsonl"]
+    assert [lg["name"] for lg in resolved["loggers"]] == ["console"]  # the engine writes metrics.jsonl itself
+    assert resolved["objective"] == {"name": "ctc"} and resolved["train"]["valid_decoder"] == {"name": "greedy"}
     assert resolved["train"]["optimizer"]["lr"] == 5e-4
     assert resolved["data"]["train"][0]["download"] is False
 
@@ -186,3 +187,13 @@ def test_every_shipped_recipe_validates(repo_root, registry):
     assert {p.name for p in recipes} >= {"mini.yaml", "librispeech100.yaml"}
     for path in recipes:
         load_recipe(path, [], registry)
+
+
+def test_the_validation_decoder_is_a_recipe_node(tmp_path, registry):
+    recipe = load(tmp_path, MINIMAL + "decoder: {name: beam, beam_width: 4}\n", registry)
+    assert recipe.valid_decoder.name == "greedy" and recipe.decoder.name == "beam"
+    chosen = load(tmp_path, MINIMAL, registry, "train.valid_decoder={name: beam, beam_width: 3}")
+    assert chosen.valid_decoder.as_dict()["beam_width"] == 3
+    assert chosen.resolved()["train"]["valid_decoder"]["name"] == "beam"
+    with pytest.raises(RecipeError, match=r"^train\.valid_decoder\.name: unknown decoders component 'gredy'"):
+        load(tmp_path, MINIMAL, registry, "train.valid_decoder={name: gredy}")

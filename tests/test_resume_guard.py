@@ -105,10 +105,10 @@ def test_non_finite_weights_do_not_claim_a_checkpoint_that_does_not_exist(tmp_pa
     model = torch.nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.fill_(float("inf"))
-    parts = SimpleNamespace(model=model, checkpoint_dir=tmp_path, world=None)
+    step, report = SimpleNamespace(model=model), SimpleNamespace(checkpoint_dir=tmp_path)
     with pytest.raises(TrainingError) as caught:
-        check_finite(parts, SimpleNamespace(step=3))
+        check_finite(step, report, SimpleNamespace(step=3))
     assert "no checkpoint was saved yet" in str(caught.value) and "is kept" not in str(caught.value)
     (tmp_path / "last.pt").write_bytes(b"")
     with pytest.raises(TrainingError, match=r"the last good checkpoint is .*last\.pt"):
-        check_finite(parts, SimpleNamespace(step=3))
+        check_finite(step, report, SimpleNamespace(step=3))

@@ -9,18 +9,27 @@ values seen.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from asrkit.checks import expect
-from asrkit.interfaces import EncoderOutput, Exportable, Hypothesis, IntermediateOutputs, RunInfo, Utterance
-from asrkit.plugins import make_plugin_manager
+from asrkit.interfaces import (
+    EncoderOutput,
+    Exportable,
+    Hypothesis,
+    IntermediateOutputs,
+    RunInfo,
+    Tokenizer,
+    Utterance,
+)
+from asrkit.text import DEFAULT_ALPHABET, TextNormalizer
 
 CHECKS: dict[str, tuple[str, ...]] = {
     "all kinds": (
@@ -175,6 +184,28 @@ def check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     n = int(frames[1])
     close = torch.allclose(noisy_feats[1, :n], feats[1, :n], atol=1e-4, rtol=1e-4)
     expect(close, who, "samples past a row's length changed its features (padding leaks in)")
+    module.eval()
+    _check_export_form(who, module, (waves, lengths), feats, frames)
+
+
+def _check_export_form(
+    who: str, module: Any, inputs: tuple[torch.Tensor, torch.Tensor], want: Any, lengths: Any
+) -> None:
+    """A component that claims :class:`Exportable` gives its outputs on every valid frame through its export form."""
+    if not isinstance(module, Exportable):
+        return
+    with torch.no_grad():
+        got, got_lengths = module.export_module().eval()(*inputs)
+    expect(
+        torch.equal(got_lengths, lengths),
+        who,
+        "export_module()'s lengths must equal forward's",
+        export=got_lengths,
+        forward=lengths,
+    )
+    for row, n in enumerate(lengths.tolist()):
+        close = torch.allclose(got[row, :n], want[row, :n], atol=1e-4, rtol=1e-4)
+        expect(close, who, "export_module()'s output must equal forward's on every valid frame", row=row)
 
 
 def check_augmenter(cls: type, config: Any, deps: dict[str, Any]) -> None:
@@ -269,13 +300,7 @@ def check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
     module.eval()
     if isinstance(module, IntermediateOutputs):
         _check_intermediate(who, module, x, lengths, hidden)
-    if isinstance(module, Exportable):
-        with torch.no_grad():
-            exported, exported_lengths = module.export_module().eval()(x, lengths)
-        expect(torch.equal(exported_lengths, out_lengths), who, "export_module()'s lengths must equal forward's")
-        for row, m in enumerate(out_lengths.tolist()):
-            close = torch.allclose(exported[row, :m], hidden[row, :m], atol=1e-4, rtol=1e-4)
-            expect(close, who, "export_module()'s output must equal forward's", row=row)
+    _check_export_form(who, module, (x, lengths), hidden, out_lengths)
 
 
 def _check_intermediate(who: str, module: Any, x: torch.Tensor, lengths: torch.Tensor, hidden: torch.Tensor) -> None:
@@ -355,6 +380,8 @@ def check_objective(cls: type, config: Any, deps: dict[str, Any]) -> None:
 class _TwoLayerEncoder(torch.nn.Module):
     """Stands in for an encoder with intermediate outputs when an objective is checked alone."""
 
+    name = "two_layers"
+
     def __init__(self, hidden_dim: int) -> None:
         super().__init__()
         self.output_dim = hidden_dim
@@ -363,14 +390,50 @@ class _TwoLayerEncoder(torch.nn.Module):
     def layer_dim(self, layer: int) -> int:
         return 10
 
+    def forward_intermediate(
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+        raise NotImplementedError("the objective check gives the layer outputs directly")
 
-def letters_tokenizer() -> Any:
-    """The built-in ``char`` tokenizer, for checks of components that need one."""
-    from asrkit.registry import Registry
 
-    registry = Registry(make_plugin_manager(autoload=False))
-    char = registry.get("tokenizers", "char").cls
-    return char(char.Config())
+class _AlphabetTokenizer(Tokenizer):
+    """Characters of :data:`asrkit.text.DEFAULT_ALPHABET` plus a last blank: what objectives and decoders are
+    checked with when no tokenizer is given (the core's own, so the checks need no tokenizer plugin)."""
+
+    name = "alphabet"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        pass
+
+    def __init__(self, config: Any = None) -> None:
+        self._normalize = TextNormalizer(DEFAULT_ALPHABET)
+
+    @property
+    def num_classes(self) -> int:
+        return len(DEFAULT_ALPHABET) + 1
+
+    @property
+    def blank_id(self) -> int:
+        return len(DEFAULT_ALPHABET)
+
+    @property
+    def labels(self) -> list[str]:
+        return [*DEFAULT_ALPHABET, ""]
+
+    def normalize(self, text: str) -> str:
+        return self._normalize(text)
+
+    def encode(self, text: str) -> list[int]:
+        return [DEFAULT_ALPHABET.index(c) for c in self._normalize(text)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(DEFAULT_ALPHABET[i] for i in ids)
+
+
+def letters_tokenizer() -> Tokenizer:
+    """A character tokenizer of the core's own, for checks of components that need one."""
+    return _AlphabetTokenizer()
 
 
 def check_tokenizer(cls: type, config: Any, deps: dict[str, Any]) -> None:

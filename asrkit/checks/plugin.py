@@ -17,9 +17,10 @@ from typing import Any
 
 from asrkit.checks import ContractError
 from asrkit.config import did_you_mean
-from asrkit.hookspecs import HOOK_KINDS, PROJECT
+from asrkit.hookspecs import HOOK_KINDS, OTHER_HOOKS, PROJECT
 
 HOOK_PREFIX = "asrkit_"
+KNOWN_HOOKS = (*HOOK_KINDS, *OTHER_HOOKS)
 MARKER = f"{PROJECT}_impl"
 """The attribute pluggy's ``HookimplMarker('asrkit')`` sets on a marked function."""
 
@@ -44,10 +45,10 @@ def hook_problems(plugin: object) -> list[str]:
         looks_like_hook = attribute.startswith(HOOK_PREFIX)
         if not (marked or looks_like_hook):
             continue
-        if attribute not in HOOK_KINDS:
+        if attribute not in KNOWN_HOOKS:
             problems.append(
-                f"'{attribute}' is not an asrkit hook; hooks: {', '.join(HOOK_KINDS)}"
-                + did_you_mean(attribute, list(HOOK_KINDS))
+                f"'{attribute}' is not an asrkit hook; hooks: {', '.join(KNOWN_HOOKS)}"
+                + did_you_mean(attribute, list(KNOWN_HOOKS))
             )
         elif not marked:
             problems.append(
@@ -81,7 +82,10 @@ def inspect_plugin(plugin: Any) -> PluginReport:
             if function is None or getattr(function, MARKER, None) is None:
                 continue
             _inspect_hook(report, prefix, hook_name, kind, function)
-    if not any(report.components.values()):
+    other_hooks = any(
+        getattr(getattr(obj, hook, None), MARKER, None) is not None for _, obj in objects for hook in OTHER_HOOKS
+    )
+    if not any(report.components.values()) and not other_hooks:
         report.problems.append("registers no component (no @asrkit.hookimpl function returned a class)")
     return report
 

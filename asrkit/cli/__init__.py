@@ -33,6 +33,7 @@ COMMANDS = {
     "evaluate": "asrkit.cli.evaluate:evaluate",
     "transcribe": "asrkit.cli.transcribe:transcribe",
     "export": "asrkit.cli.export:export",
+    "serve": "asrkit.cli.serve:serve",
     "data": "asrkit.cli.data:data",
     "doctor": "asrkit.cli.doctor:doctor",
     "new-plugin": "asrkit.cli.newplugin:new_plugin",

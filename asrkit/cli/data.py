@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,11 +10,13 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from asrkit.config import build_config
-from asrkit.data.check import CHECKS, DEFAULT_ALPHABET, CheckOptions, check_manifest
+from asrkit.build import build
+from asrkit.data.check import CHECKS, CheckOptions, check_manifest
 from asrkit.data.manifest import read_manifest, write_manifest
-from asrkit.errors import DataError
-from asrkit.registry import Registry, load_registry
+from asrkit.errors import DataError, RecipeError
+from asrkit.recipe import component
+from asrkit.registry import load_registry
+from asrkit.text import DEFAULT_ALPHABET, TextNormalizer
 
 
 @click.group()
@@ -31,9 +32,12 @@ def data() -> None:
 def prepare(root: str, subset: str, out: str | None, download: bool) -> None:
     """Write a manifest (with durations) of a LibriSpeech-layout corpus under ROOT."""
     registry = load_registry()
-    cls = registry.get("datasets", "librispeech").cls
-    config = build_config(cls.Config, {"root": root, "subset": subset, "download": download}, "librispeech")
-    dataset = cls(config)
+    node = registry.open_dataset(f"{root}:{subset}")
+    if node is None:
+        raise RecipeError(f"{root}:{subset}: no loaded dataset plugin reads a ROOT:SUBSET corpus")
+    if download:
+        node = {**node, "download": True}
+    dataset = build(registry, component(registry, "datasets", node, "data prepare"))
     dataset.prepare()
     utterances = dataset.utterances()
     target = Path(out or f"{subset}.jsonl")
@@ -62,7 +66,10 @@ def check(
     options = CheckOptions(sample_rate, alphabet, frame_seconds, tolerance, decode=not no_decode)
     utterances = list(read_manifest(path))
     console = Console(highlight=False)
-    normalize = _normalizer(load_registry(), alphabet)
+    try:
+        normalize = TextNormalizer(alphabet)
+    except RecipeError as exc:
+        raise click.BadParameter(str(exc).removeprefix("alphabet: "), param_hint="--alphabet") from None
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("checking", total=len(utterances))
         report = check_manifest(path, options, normalize, lambda: progress.advance(task), utterances)
@@ -80,14 +87,6 @@ def check(
             f"{path}: {_plural(report.total, 'problem')} in {_plural(len(utterances), 'utterance')}: {found}"
         )
     console.print("[green]no problems found[/]")
-
-
-def _normalizer(registry: Registry, alphabet: str) -> Callable[[str], str]:
-    """The ``char`` tokenizer's normalization onto ``alphabet`` when it is installed, else lowercasing."""
-    if "char" not in registry.names("tokenizers"):
-        return str.lower
-    cls = registry.get("tokenizers", "char").cls
-    return cls(build_config(cls.Config, {"alphabet": alphabet}, "--alphabet")).normalize
 
 
 def _plural(count: int, noun: str) -> str:

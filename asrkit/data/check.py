@@ -29,6 +29,7 @@ from asrkit.data.batches import SkipReport
 from asrkit.data.manifest import read_manifest
 from asrkit.errors import AudioError
 from asrkit.interfaces import Utterance
+from asrkit.text import DEFAULT_ALPHABET
 
 __all__ = ["CHECKS", "DEFAULT_ALPHABET", "CheckOptions", "check_manifest"]
 
@@ -42,8 +43,6 @@ DURATION_MISMATCH = "duration mismatch"
 TOO_SHORT = "too short for transcript"
 CHECKS = (MISSING, UNREADABLE, NON_FINITE, EMPTY_AUDIO, EMPTY_TEXT, OUT_OF_ALPHABET, DURATION_MISMATCH, TOO_SHORT)
 """Every check, in the order the summary lists them."""
-
-DEFAULT_ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The run's loggers, built from the recipe on the main process only, behind one small facade.
 
-Every run directory gets a ``metrics.jsonl``: a recipe without a ``jsonl``
-logger writing that file gets one added, so tools (and ``--resume`` checks)
-can rely on it.
+Every run directory gets a ``metrics.jsonl``, written by the engine itself
+(:mod:`asrkit.metrics_file`) whatever loggers the recipe names, so tools (and
+``--resume`` checks) can rely on it.
 """
 
 from __future__ import annotations
@@ -14,23 +14,27 @@ from rich.console import Console
 
 from asrkit.build import build
 from asrkit.interfaces import Logger, RunInfo
-from asrkit.recipe import Recipe, component
+from asrkit.metrics_file import METRICS_FILE, MetricsWriter
+from asrkit.recipe import Recipe
 from asrkit.registry import Registry
 
-METRICS_FILE = "metrics.jsonl"
+__all__ = ["METRICS_FILE", "MetricsLog", "open_loggers"]
 
 
 class MetricsLog:
-    """Sends each report to every logger; empty (does nothing) on ranks other than 0."""
+    """Sends each report to the run's ``metrics.jsonl`` and every logger; does nothing on ranks other than 0."""
 
-    def __init__(self, loggers: list[Logger]) -> None:
+    def __init__(self, loggers: list[Logger], metrics_file: MetricsWriter | None = None) -> None:
         self.loggers = loggers
+        self.metrics_file = metrics_file
 
     def hyperparams(self, params: dict[str, Any]) -> None:
         for logger in self.loggers:
             logger.log_hyperparams(params)
 
     def metrics(self, metrics: dict[str, float], step: int, epoch: int | None = None) -> None:
+        if self.metrics_file is not None:
+            self.metrics_file.write(metrics, step=step, epoch=epoch)
         for logger in self.loggers:
             logger.log_metrics(metrics, step=step, epoch=epoch)
 
@@ -41,28 +45,32 @@ class MetricsLog:
     def close(self) -> None:
         for logger in self.loggers:
             logger.close()
+        if self.metrics_file is not None:
+            self.metrics_file.close()
 
 
 def open_loggers(
     registry: Registry, recipe: Recipe, run_dir: Path, console: Console, is_main: bool, resumed: bool
 ) -> MetricsLog:
-    """The recipe's loggers (plus the ``metrics.jsonl`` one), or none off the main process.
+    """The recipe's loggers and the run's ``metrics.jsonl``, or nothing off the main process.
 
     ``resumed``: the run continues an interrupted one (``--resume``); loggers see it as ``RunInfo.resumed``.
     """
     if not is_main:
         return MetricsLog([])
-    specs = list(recipe.loggers)
-    if not any(spec.name == "jsonl" and getattr(spec.config, "filename", None) == METRICS_FILE for spec in specs):
-        specs.append(component(registry, "loggers", {"name": "jsonl", "filename": METRICS_FILE}, "loggers"))
     run = RunInfo(
-        run_dir=run_dir, recipe=recipe.resolved(), is_main_process=True, extra={"console": console}, resumed=resumed
+        run_dir=run_dir,
+        recipe=recipe.resolved(),
+        is_main_process=True,
+        extra={"console": console},
+        resumed=resumed,
+        metrics_file=run_dir / METRICS_FILE,
     )
     built: list[Logger] = []
     try:
-        for spec in specs:
+        for spec in recipe.loggers:
             built.append(build(registry, spec, run=run))
     except BaseException:
         MetricsLog(built).close()
         raise
-    return MetricsLog(built)
+    return MetricsLog(built, MetricsWriter(run.metrics_file))

@@ -1,9 +1,10 @@
 """``asrkit evaluate``: WER and CER of a checkpoint on datasets, with the result files of a run.
 
 A dataset is given as a recipe node (``{name: librispeech, root: data, subset:
-test-clean}``), as a manifest file (``*.jsonl`` / ``*.json``), or as
-``ROOT:SUBSET`` for a LibriSpeech-layout folder; by default the test sets of
-the checkpoint's recipe are used.
+test-clean}``) or as a shortcut that a dataset plugin reads
+(``asrkit_open_dataset``: the built-in one reads a manifest file ``*.jsonl`` /
+``*.json`` and ``ROOT:SUBSET`` for a LibriSpeech-layout folder); by default
+the test sets of the checkpoint's recipe are used.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from asrkit.interfaces import Decoder
 from asrkit.recipe import ComponentSpec, component
 from asrkit.registry import Registry
 
-MANIFEST_SUFFIXES = (".jsonl", ".json")
-
 
 def dataset_spec(registry: Registry, text: str) -> ComponentSpec:
     """A ``--data`` value as a validated dataset node."""
@@ -40,14 +39,13 @@ def dataset_spec(registry: Registry, text: str) -> ComponentSpec:
         except yaml.YAMLError:
             raise RecipeError(f"--data '{text}': not a valid YAML mapping") from None
         return component(registry, "datasets", node, path)
-    if Path(text).suffix in MANIFEST_SUFFIXES:
-        return component(registry, "datasets", {"name": "manifest", "path": text}, path)
-    root, sep, subset = text.rpartition(":")
-    if sep and root and subset:
-        return component(registry, "datasets", {"name": "librispeech", "root": root, "subset": subset}, path)
+    node = registry.open_dataset(text)
+    if node is not None:
+        return component(registry, "datasets", node, path)
     raise RecipeError(
-        f"--data '{text}': expected a manifest (.jsonl), ROOT:SUBSET (LibriSpeech layout) "
-        "or a dataset node like '{name: librispeech, root: data, subset: test-clean}'"
+        f"--data '{text}': no loaded dataset plugin reads this shortcut (the built-in one reads a manifest "
+        "path ending in .jsonl and ROOT:SUBSET of a LibriSpeech layout); give a dataset node like "
+        "'{name: manifest, path: test.jsonl}'"
     )
 
 

@@ -18,36 +18,23 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from torch.nn.parallel import DistributedDataParallel
 
 from asrkit import __version__
-from asrkit.data.batches import UtteranceDataset
 from asrkit.engine import rng
 from asrkit.engine.checkpoint import load_checkpoint, model_state, remove_stale_temporaries
 from asrkit.engine.distributed import World, barrier, broadcast_object, init_process_group, shutdown, world_from_env
 from asrkit.engine.evaluation import SetResult, evaluate
-from asrkit.engine.loaders import eval_loader, train_loader, train_sampler
+from asrkit.engine.finetune import freeze_for_steps, frozen_parameters
 from asrkit.engine.loggers import MetricsLog, open_loggers
-from asrkit.engine.optim import build_optimizer, build_schedule, optimizer_steps_per_epoch
-from asrkit.engine.precision import fallback_notice, precision_for
+from asrkit.engine.parts import DataPart, EvalLoader, ReportPart, StepPart, build_training, make_eval_loader
+from asrkit.engine.precision import fallback_notice
 from asrkit.engine.progress import Progress
 from asrkit.engine.results import results_table, write_hypotheses, write_results
 from asrkit.engine.resume import check_resumable
-from asrkit.engine.setup import (
-    Corpus,
-    close_decoders,
-    fit_features,
-    load_corpus,
-    make_decoders,
-    make_model,
-    make_tokenizer,
-    resolve_device,
-    trainable,
-)
-from asrkit.engine.trainer import BEST, LAST, EvalLoader, TrainingParts, TrainState, fit, restore
-from asrkit.errors import CheckpointError, DataError
-from asrkit.interfaces import Decoder, Tokenizer
-from asrkit.model import AcousticModel
+from asrkit.engine.setup import resolve_device
+from asrkit.engine.trainer import BEST, LAST, TrainState, fit, restore
+from asrkit.errors import CheckpointError
+from asrkit.interfaces import Decoder
 from asrkit.recipe import Recipe, dump_yaml, load_recipe
 from asrkit.registry import Registry, load_registry
 
@@ -96,35 +83,40 @@ def _run(
     progress: Progress,
 ) -> None:
     checkpoint = _start_run_dir(run_dir, recipe, options.resume, world, progress)
-    corpus = load_corpus(registry, recipe, world)
-    if not corpus.train:
-        raise DataError("data.train: no training utterances (is the recipe's data section right?)")
-    tokenizer, model = _build_model(registry, recipe, corpus, checkpoint, device, world)
-    # Built before training, so that a bad decoder setting (a missing LM file) fails now, not after it.
-    decoders = make_decoders(registry, recipe, tokenizer)
     log = MetricsLog([])
+    training = None
     try:
         log = open_loggers(registry, recipe, run_dir, progress.console, world.is_main, resumed=checkpoint is not None)
-        parts = _training_parts(
-            recipe, corpus, tokenizer, model, decoders["greedy"], run_dir, device, world, log, progress
+        training = build_training(
+            registry,
+            recipe,
+            world=world,
+            device=device,
+            run_dir=run_dir,
+            log=log,
+            progress=progress,
+            checkpoint=checkpoint,
         )
+        step, data, report = training.step, training.data, training.report
         # Weights are initialized alike on every rank; from here on each rank draws its own randomness.
         rng.seed_everything(recipe.train.seed + 1_000_003 * world.rank)
         if checkpoint is not None:
-            state = restore(parts, checkpoint)
+            state = restore(step, data, report, checkpoint)
             progress.print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step}")
         else:
             state = TrainState()
-            log.hyperparams(parts.recipe)
-        _announce(progress, parts, recipe)
-        notice = fallback_notice(recipe.train.precision, parts.precision)
+            log.hyperparams(report.recipe)
+        _announce(progress, step, data, recipe)
+        frozen = frozen_parameters(step.model, recipe.train.freeze)
+        freeze_for_steps(step.optimizer, frozen, recipe.train.freeze_steps - state.step)
+        notice = fallback_notice(recipe.train.precision, step.precision)
         if notice is not None:
             progress.warn(notice)
-        state = fit(parts, state)
-        tests = [EvalLoader(s.label, _eval_loader(s.entries, recipe, world, device)) for s in corpus.test]
+        state = fit(step, data, report, state)
+        tests = [EvalLoader(s.label, make_eval_loader(s.entries, recipe, world, device)) for s in training.corpus.test]
         sections = {
             "valid": [SetResult(**r) for r in state.best_valid],
-            "test": test(parts, decoders, tests, run_dir, state.step),
+            "test": test(step, report, training.decoders.test, tests, run_dir, state.step),
         }
         if world.is_main:
             write_results(run_dir / "results.json", sections)
@@ -133,7 +125,8 @@ def _run(
             progress.console.print(results_table(sections))
             progress.print(f"run directory: {run_dir}")
     finally:
-        close_decoders(decoders)
+        if training is not None:
+            training.decoders.close()
         log.close()
 
 
@@ -154,110 +147,44 @@ def _start_run_dir(
     return checkpoint
 
 
-def _build_model(
-    registry: Registry,
-    recipe: Recipe,
-    corpus: Corpus,
-    checkpoint: dict[str, Any] | None,
-    device: torch.device,
-    world: World,
-) -> tuple[Tokenizer, AcousticModel]:
-    """The tokenizer (fitted, or restored) and the model on ``device`` (feature statistics fitted unless resuming)."""
-    config = recipe.train
-    rng.seed_everything(config.seed)
-    texts = [utterance.text for _, utterance in corpus.train]
-    state = checkpoint["tokenizer"] if checkpoint is not None else None
-    tokenizer = make_tokenizer(registry, recipe, texts, world, state=state)
-    model = make_model(registry, recipe, tokenizer, config.seed).to(device)
-    if checkpoint is None:
-        fit_features(
-            model,
-            corpus.train,
-            recipe.data.sample_rate,
-            config.batch,
-            device=device,
-            num_workers=config.num_workers,
-            seed=config.seed,
-        )
-    return tokenizer, model
-
-
-def _training_parts(
-    recipe: Recipe,
-    corpus: Corpus,
-    tokenizer: Tokenizer,
-    model: AcousticModel,
-    greedy: Decoder,
-    run_dir: Path,
-    device: torch.device,
-    world: World,
-    log: MetricsLog,
-    progress: Progress,
-) -> TrainingParts:
-    """Select the trainable utterances, and build the loaders, optimizer, schedule and DDP wrapper."""
-    config = recipe.train
-    selected, selection = trainable(corpus.train, recipe, tokenizer, model)
-    dataset = UtteranceDataset(selected, recipe.data.sample_rate)
-    sampler = train_sampler(dataset.durations, config.batch, config.seed, world)
-    optimizer = build_optimizer(model.parameters(), config.optimizer)
-    schedule = build_schedule(
-        optimizer, config.schedule, config.epochs * optimizer_steps_per_epoch(len(sampler), config.accumulate_grad)
-    )
-    return TrainingParts(
-        config=config,
-        recipe=recipe.resolved(),
-        model=model,
-        wrapped=_wrap(model, device, world, config.compile),
-        tokenizer=tokenizer,
-        optimizer=optimizer,
-        schedule=schedule,
-        precision=precision_for(config.precision, device),
-        sampler=sampler,
-        loader=train_loader(dataset, sampler, num_workers=config.num_workers, device=device, seed=config.seed),
-        valid=[EvalLoader(s.label, _eval_loader(s.entries, recipe, world, device)) for s in corpus.valid],
-        greedy=greedy,
-        device=device,
-        world=world,
-        checkpoint_dir=run_dir / "checkpoints",
-        log=log,
-        progress=progress,
-        selection=selection,
-    )
-
-
 def test(
-    parts: TrainingParts, decoders: dict[str, Decoder], tests: list[EvalLoader], run_dir: Path, step: int
+    step: StepPart,
+    report: ReportPart,
+    decoders: dict[str, Decoder],
+    tests: list[EvalLoader],
+    run_dir: Path,
+    at_step: int,
 ) -> list[SetResult]:
-    """Score the best checkpoint on every test set, with greedy and with the recipe's decoder."""
+    """Score the best checkpoint on every test set, with the validation decoder and the recipe's decoder."""
     if not tests:
         return []
     barrier()  # best.pt was written by rank 0
-    best = parts.checkpoint_dir / BEST
+    best = report.checkpoint_dir / BEST
     if best.exists():
-        parts.model.load_state_dict(model_state(load_checkpoint(best), parts.model))
+        step.model.load_state_dict(model_state(load_checkpoint(best), step.model))
     results = []
     for test_set in tests:
         evaluation = evaluate(
-            parts.model,
+            step.model,
             test_set.loader,
             decoders,
-            parts.tokenizer,
+            step.tokenizer,
             label=test_set.label,
-            device=parts.device,
-            precision=parts.precision,
-            progress=parts.progress,
+            device=step.device,
+            precision=step.precision,
+            progress=report.progress,
             keep_hypotheses=True,
         )
         results += evaluation.results.values()
-        if parts.world.is_main:
+        if step.world.is_main:
             for name, records in evaluation.hypotheses.items():
-                parts.log.artifact(write_hypotheses(run_dir, test_set.label, name, records))
+                report.log.artifact(write_hypotheses(run_dir, test_set.label, name, records))
             metrics = {
                 f"test/{r.set}/{r.decoder}/{key}": getattr(r, key)
                 for r in evaluation.results.values()
                 for key in ("wer", "cer")
             }
-            parts.log.metrics(metrics, step=step)
+            report.log.metrics(metrics, step=at_step)
     return results
 
 
@@ -282,34 +209,14 @@ def _warn_recipe_changes(progress: Progress, saved: dict, resolved: dict) -> Non
         progress.warn(f"resuming with a recipe that differs from the checkpoint's in: {', '.join(changed)}")
 
 
-def _wrap(model: torch.nn.Module, device: torch.device, world: World, compile: bool) -> torch.nn.Module:
-    """DDP across ranks; ``torch.compile`` of the encoder on CUDA when asked (state_dict keys unchanged)."""
-    if compile and device.type == "cuda":
-        model.encoder.compile(dynamic=True)
-    if not world.distributed:
-        return model
-    return DistributedDataParallel(
-        model,
-        device_ids=[device.index] if device.type == "cuda" else None,
-        # Buffers (feature statistics, filterbanks) are equal on every rank and never change in training.
-        broadcast_buffers=False,
-    )
-
-
-def _eval_loader(entries, recipe: Recipe, world: World, device: torch.device):
-    return eval_loader(
-        entries, recipe.data.sample_rate, recipe.train.batch, world, num_workers=recipe.train.num_workers, device=device
-    )
-
-
-def _announce(progress: Progress, parts: TrainingParts, recipe: Recipe) -> None:
-    params = sum(p.numel() for p in parts.model.parameters())
-    entries = parts.loader.dataset.entries
+def _announce(progress: Progress, step: StepPart, data: DataPart, recipe: Recipe) -> None:
+    params = sum(p.numel() for p in step.model.parameters())
+    entries = data.loader.dataset.entries
     hours = sum(utterance.duration for _, utterance in entries) / 3600
     progress.print(
         f"asrkit {__version__}: training {params:,} parameters on {len(entries)} utterances ({hours:.2f} h), "
         f"{recipe.objective.name} objective, {recipe.tokenizer.name} tokenizer "
-        f"({parts.tokenizer.num_classes} classes), {parts.device} {parts.precision.name}, "
-        f"{parts.world.world_size} process(es), "
-        f"{len(parts.sampler)} batches per epoch per process"
+        f"({step.tokenizer.num_classes} classes), {step.device} {step.precision.name}, "
+        f"{step.world.world_size} process(es), "
+        f"{len(data.sampler)} batches per epoch per process"
     )

@@ -24,9 +24,9 @@ from asrkit.engine.distributed import World, main_first
 from asrkit.engine.loaders import eval_loader
 from asrkit.engine.results import unique_labels
 from asrkit.errors import DataError, RecipeError
-from asrkit.interfaces import Decoder, Tokenizer
+from asrkit.interfaces import Decoder, Fittable, Tokenizer
 from asrkit.model import AcousticModel
-from asrkit.recipe import ComponentSpec, Recipe, component
+from asrkit.recipe import ComponentSpec, Recipe
 from asrkit.registry import Registry
 from asrkit.train_config import BatchConfig
 
@@ -123,7 +123,7 @@ def fit_features(
     seed: int,
 ) -> None:
     """Fit the feature statistics on a fixed sample of training audio (on every rank, identically)."""
-    if not getattr(model.features, "needs_fit", False):
+    if not (isinstance(model.features, Fittable) and model.features.needs_fit):
         return
     sample = list(entries)
     if len(sample) > FEATURE_FIT_UTTERANCES:
@@ -152,26 +152,36 @@ def trainable(
     return selected, report
 
 
-def greedy_spec(registry: Registry) -> ComponentSpec:
-    """The default greedy decoder, used for validation and as the first test decoder."""
-    return component(registry, "decoders", {"name": "greedy"}, "decoder")
+@dataclass
+class Decoders:
+    """The validation decoder (``train.valid_decoder``) and the test decoders by label (the validation one and
+    the recipe's ``decoder``, once when they are the same node)."""
+
+    valid: Decoder
+    valid_label: str
+    test: dict[str, Decoder]
+
+    def close(self) -> None:
+        close_decoders({"valid": self.valid, **self.test})
 
 
-def make_decoders(registry: Registry, recipe: Recipe, tokenizer: Tokenizer) -> dict[str, Decoder]:
-    """Greedy, plus the recipe's decoder when it is not greedy, by label."""
-    specs = {"greedy": recipe.decoder if recipe.decoder.name == "greedy" else greedy_spec(registry)}
-    if recipe.decoder.name != "greedy":
-        specs[recipe.decoder.name] = recipe.decoder
-    decoders: dict[str, Decoder] = {}
+def make_decoders(registry: Registry, recipe: Recipe, tokenizer: Tokenizer) -> Decoders:
+    """Build the validation and test decoders; a decoder that fails to build closes those already built."""
+    valid_spec, test_spec = recipe.valid_decoder, recipe.decoder
+    built: list[Decoder] = []
     try:
-        for label, spec in specs.items():
-            decoders[label] = build(registry, spec, tokenizer=tokenizer)
+        valid = build(registry, valid_spec, tokenizer=tokenizer)
+        built.append(valid)
+        test = {valid_spec.name: valid}
+        if test_spec.as_dict() != valid_spec.as_dict():
+            test[test_spec.name] = build(registry, test_spec, tokenizer=tokenizer)
     except BaseException:
-        close_decoders(decoders)
+        close_decoders(dict(enumerate(built)))
         raise
-    return decoders
+    return Decoders(valid, valid_spec.name, test)
 
 
-def close_decoders(decoders: dict[str, Decoder]) -> None:
-    for decoder in decoders.values():
+def close_decoders(decoders: dict[Any, Decoder]) -> None:
+    """Close each decoder once (the same one may be listed twice)."""
+    for decoder in {id(d): d for d in decoders.values()}.values():
         decoder.close()

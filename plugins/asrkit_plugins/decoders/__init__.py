@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asrkit import hookimpl
 
 ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written for
@@ -15,3 +17,9 @@ def asrkit_register_decoders() -> list[type]:
     from asrkit_plugins.decoders.greedy import GreedyDecoder
 
     return [GreedyDecoder, BeamDecoder]
+
+
+@hookimpl
+def asrkit_recipe_defaults() -> dict[str, Any]:
+    # Validation decodes every epoch: the fast best path, whatever the recipe's decoder.
+    return {"decoder": {"name": "greedy"}, "train.valid_decoder": {"name": "greedy"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -59,6 +60,7 @@ class BeamDecoder(Decoder):
         )
         hotwords: tuple[str, ...] = param((), help="words or phrases to favour")
         hotword_weight: float = param(10.0, help="log-score bonus per hotword match")
+        nbest: int = param(1, help="hypotheses kept per utterance (the best one and nbest - 1 alternatives)")
         num_processes: int = param(1, help="parallel worker processes for a batch; 1 or less searches serially")
         start_method: Literal["spawn", "forkserver", "fork"] = param(
             "spawn", help="how worker processes start (fork is faster to start but unsafe beside torch threads)"
@@ -67,6 +69,8 @@ class BeamDecoder(Decoder):
     def __init__(self, config: Config, tokenizer: Tokenizer) -> None:
         if config.beam_width < 1:
             raise RecipeError(f"beam_width: must be at least 1, got {config.beam_width}")
+        if not 1 <= config.nbest <= config.beam_width:
+            raise RecipeError(f"nbest: must be between 1 and beam_width ({config.beam_width}), got {config.nbest}")
         self.config = config
         self.tokenizer = tokenizer
         lm_path = _existing(config.lm_path, "lm_path")
@@ -88,6 +92,7 @@ class BeamDecoder(Decoder):
             token_min_logp=config.token_min_logp,
             hotwords=hotwords,
             hotword_weight=config.hotword_weight,
+            nbest=config.nbest,
         )
         self._key = uuid.uuid4().hex
         try:
@@ -109,14 +114,23 @@ class BeamDecoder(Decoder):
             results = self._get_pool().map(beam_search.search_in_worker, rows, chunksize=1)
         else:
             results = [beam_search.search(self._decoder, self.settings, row) for row in rows]
-        return [
+        return [self._hypothesis(beams, row, frame_seconds) for beams, row in zip(results, rows, strict=True)]
+
+    def _hypothesis(
+        self, beams: list[beam_search.Result], log_probs: np.ndarray, frame_seconds: float | None
+    ) -> Hypothesis:
+        """The best beam, with the others as its alternatives; word confidences from the ``(T', V)`` log-probs."""
+        found = [
             Hypothesis(
                 text=text,
-                words=None if frame_seconds is None else timed_words(spans, frame_seconds),
+                words=None
+                if frame_seconds is None
+                else timed_words(spans, frame_seconds, log_probs, self.tokenizer.encode),
                 score=score,
             )
-            for text, spans, score in results
+            for text, spans, score in beams
         ]
+        return dataclasses.replace(found[0], alternatives=tuple(found[1:]))
 
     def _get_pool(self) -> Any:
         if self._pool is None:

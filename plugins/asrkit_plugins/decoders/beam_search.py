@@ -34,6 +34,7 @@ class BeamSettings:
     token_min_logp: float
     hotwords: tuple[str, ...]
     hotword_weight: float
+    nbest: int = 1
 
 
 _BUILT: dict[str, Any] = {}
@@ -98,10 +99,10 @@ def release(key: str) -> None:
         decoder.cleanup()
 
 
-def search(decoder: Any, settings: BeamSettings, log_probs: np.ndarray) -> Result:
-    """The best beam for one utterance's ``(T', V)`` float32 log-probabilities."""
+def search(decoder: Any, settings: BeamSettings, log_probs: np.ndarray) -> list[Result]:
+    """The ``settings.nbest`` best beams (distinct texts, best first) for one utterance's ``(T', V)`` log-probs."""
     if log_probs.shape[0] == 0:
-        return "", [], 0.0
+        return [("", [], 0.0)]
     beams = decoder.decode_beams(
         log_probs,
         beam_width=settings.beam_width,
@@ -110,8 +111,16 @@ def search(decoder: Any, settings: BeamSettings, log_probs: np.ndarray) -> Resul
         hotwords=list(settings.hotwords) or None,
         hotword_weight=settings.hotword_weight,
     )
-    text, _lm_state, word_frames, _acoustic_score, score = beams[0]
-    return text, [(word, start, end) for word, (start, end) in word_frames], float(score)
+    results: list[Result] = []
+    seen: set[str] = set()
+    for text, _lm_state, word_frames, _acoustic_score, score in beams:
+        if text in seen:  # beams differing only in their language model state read the same
+            continue
+        seen.add(text)
+        results.append((text, [(word, start, end) for word, (start, end) in word_frames], float(score)))
+        if len(results) == settings.nbest:
+            break
+    return results
 
 
 def init_worker(key: str, settings: BeamSettings) -> None:
@@ -123,7 +132,7 @@ def init_worker(key: str, settings: BeamSettings) -> None:
         _worker_error = f"{type(exc).__name__}: {exc}"
 
 
-def search_in_worker(log_probs: np.ndarray) -> Result:
+def search_in_worker(log_probs: np.ndarray) -> list[Result]:
     """Pool task: :func:`search` with the worker's decoder."""
     if _worker is None:
         raise RuntimeError(f"beam search worker failed to start: {_worker_error}")

@@ -89,11 +89,15 @@ class GreedyDecoder(Decoder):
         frame_seconds: float | None = None,
     ) -> list[Hypothesis]:
         path = best_path(log_probs, lengths, self.tokenizer.blank_id)
+        rows = log_probs.detach().float().cpu().numpy() if frame_seconds is not None else None
         hypotheses = []
-        for tokens, starts, ends, score in zip(path.tokens, path.starts, path.ends, path.scores, strict=True):
+        for row, (tokens, starts, ends, score) in enumerate(
+            zip(path.tokens, path.starts, path.ends, path.scores, strict=True)
+        ):
             text = " ".join(self.tokenizer.decode(tokens).split())
             words = None
-            if frame_seconds is not None:
-                words = timed_words(word_spans(self._labels, tokens, starts, ends), frame_seconds)
+            if rows is not None:
+                spans = word_spans(self._labels, tokens, starts, ends)
+                words = timed_words(spans, frame_seconds, rows[row], self.tokenizer.encode)
             hypotheses.append(Hypothesis(text=text, words=words, score=score))
         return hypotheses

@@ -1,10 +1,10 @@
-"""The ``jsonl`` logger: every metrics report as one JSON line in the run directory.
+"""The ``jsonl`` logger: every metrics report as one JSON line in a file of the run directory.
 
-A line is ``{"step": 1200, "epoch": 3, "time": 1700000000.0, "train/loss": 0.41, ...}``
-(``time`` in Unix seconds). Each line is flushed as it is written, so a crash
-loses nothing already logged, and a resumed run appends to the same file.
-Non-finite values (a diverging loss) are written as ``null`` to keep the file
-strict JSON that any reader accepts.
+The lines are those of the run's own ``metrics.jsonl`` (see
+:mod:`asrkit.metrics_file`), which the engine writes whatever loggers a recipe
+names: this logger is for a second copy elsewhere. Pointed at the engine's own
+file (``filename: metrics.jsonl``, as in recipes written for asrkit 0.1), it
+writes nothing, so no line is written twice.
 
 Hyperparameters are not written: the trainer already saves the resolved recipe
 in the run directory.
@@ -12,20 +12,11 @@ in the run directory.
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from dataclasses import dataclass
-from typing import Any
 
 from asrkit.config import param
 from asrkit.interfaces import Logger, RunInfo
-
-
-def json_number(value: float) -> float | None:
-    """``value`` as a plain float (numpy and 0-d tensors included), ``None`` when not finite."""
-    number = float(value)
-    return number if math.isfinite(number) else None
+from asrkit.metrics_file import METRICS_FILE, MetricsWriter
 
 
 class JsonlLogger(Logger):
@@ -35,18 +26,17 @@ class JsonlLogger(Logger):
 
     @dataclass(frozen=True)
     class Config:
-        filename: str = param("metrics.jsonl", help="file to append to, relative to the run directory")
+        filename: str = param(METRICS_FILE, help="file to append to, relative to the run directory")
 
     def __init__(self, config: Config, run: RunInfo) -> None:
         self.path = run.run_dir / config.filename
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
+        engine_writes_it = run.metrics_file is not None and self.path.resolve() == run.metrics_file.resolve()
+        self._writer = None if engine_writes_it else MetricsWriter(self.path)
 
     def log_metrics(self, metrics: dict[str, float], step: int, epoch: int | None = None) -> None:
-        record: dict[str, Any] = {"step": step, "epoch": epoch, "time": time.time()}
-        record.update((name, json_number(value)) for name, value in metrics.items())
-        self._file.write(json.dumps(record, allow_nan=False) + "\n")
-        self._file.flush()
+        if self._writer is not None:
+            self._writer.write(metrics, step=step, epoch=epoch)
 
     def close(self) -> None:
-        self._file.close()
+        if self._writer is not None:
+            self._writer.close()

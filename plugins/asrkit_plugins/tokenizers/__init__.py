@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asrkit import hookimpl
 from asrkit_plugins.tokenizers.char_tokenizer import CharTokenizer
 from asrkit_plugins.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
@@ -12,3 +14,8 @@ ASRKIT_PLUGIN_API = ">=2,<3"  # the plugin API versions this plugin is written f
 @hookimpl
 def asrkit_register_tokenizers() -> list[type]:
     return [CharTokenizer, SentencePieceTokenizer]
+
+
+@hookimpl
+def asrkit_recipe_defaults() -> dict[str, Any]:
+    return {"tokenizer": {"name": "char"}}

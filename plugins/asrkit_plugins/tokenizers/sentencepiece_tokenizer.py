@@ -22,7 +22,7 @@ from asrkit.config import param
 from asrkit.errors import AsrkitError, CheckpointError
 from asrkit.files import write_atomic
 from asrkit.interfaces import Tokenizer
-from asrkit_plugins.tokenizers.char_tokenizer import DEFAULT_ALPHABET, TextNormalizer
+from asrkit.text import DEFAULT_ALPHABET, TextNormalizer
 
 UNK_LABEL = "▁⁇▁"
 """The unknown piece's label: a word of its own, as pyctcdecode spells it (and as SentencePiece decodes it)."""
