@@ -260,3 +260,39 @@ def test_feature_and_augmenter_hooks_of_a_plugin_reach_recipes(asrkit_register_p
     result = CliRunner().invoke(main, ["recipe", "validate", str(recipe)])
     assert result.exit_code == 0, result.output
     assert "louder_mel" in result.output and "more_masks" in result.output
+
+
+def test_a_plugins_dataset_shortcut_opens_its_dataset(asrkit_register_plugin, tsv: Path) -> None:
+    from asrkit.registry import load_registry
+
+    @hookimpl
+    def asrkit_open_dataset(spec: str) -> dict | None:
+        return {"name": "tsv", "path": spec} if spec.endswith(".tsv") else None
+
+    plugin = copy_of_plugin(asrkit_open_dataset=asrkit_open_dataset)
+    for name in ("asrkit_register_encoders", "asrkit_register_datasets", "asrkit_register_loggers"):
+        setattr(plugin, name, getattr(asrkit_outside, name))
+    asrkit_register_plugin(plugin, name="copy")
+    registry = load_registry(autoload=False)
+    assert registry.open_dataset(str(tsv)) == {"name": "tsv", "path": str(tsv)}
+
+
+def test_a_plugins_recipe_defaults_fill_keys_asrkit_leaves_open_and_never_override_asrkits(
+    asrkit_register_plugin,
+) -> None:
+    from asrkit.recipe import parse_recipe
+    from asrkit.registry import load_registry
+
+    @hookimpl
+    def asrkit_recipe_defaults() -> dict:
+        return {"encoder": {"name": "dwconv", "hidden": 16}, "decoder": {"name": "not_this_one"}}
+
+    plugin = copy_of_plugin(asrkit_recipe_defaults=asrkit_recipe_defaults)
+    plugin.asrkit_register_encoders = asrkit_outside.asrkit_register_encoders
+    asrkit_register_plugin(plugin, name="copy")
+    registry = load_registry(autoload=False)
+    assert registry.recipe_defaults["encoder"] == {"name": "dwconv", "hidden": 16}
+    assert registry.recipe_defaults["decoder"] == {"name": "greedy"}
+    assert check_plugin(plugin).components == {"encoders": ["dwconv"]}
+    resolved = parse_recipe({"encoder": {"name": "dwconv"}}, registry).resolved()
+    assert resolved["decoder"]["name"] == "greedy"
