@@ -518,8 +518,8 @@ def check_decoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
 def check_logger(cls: type, config: Any, deps: dict[str, Any]) -> None:
     who = _who("loggers", cls)
     recipe = {
-        "data": {"train": [{"name": "manifest", "path": "train.jsonl"}], "sample_rate": 16000},
-        "encoder": {"name": "rescnn_bigru", "dropout": 0.1},
+        "data": {"train": [{"name": "some_dataset", "path": "train.tsv"}], "sample_rate": 16000},
+        "encoder": {"name": "some_encoder", "dropout": 0.1},
         "loggers": [],
         "requires": [],
         "train": {"epochs": 1, "seed": None},
