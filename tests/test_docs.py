@@ -213,3 +213,13 @@ def test_documented_recipe_errors_are_current(filename, text, overrides, tmp_pat
     message = f"error: {caught.value}"
     docs = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "recipes.md", DOCS / "troubleshooting.md"))
     assert message in docs or f"`{caught.value!s}`" in docs, f"the docs should show: {message}"
+
+
+def test_ci_runs_the_readme_test_command(repo_root):
+    """CI must install and test exactly as a new user does, so that a green CI means the README works."""
+    readme = (repo_root / "README.md").read_text()
+    blocks = readme.split("```bash\n")[1:3]
+    test_command = blocks[1].split("\n```")[0].strip()
+    assert "pytest" in test_command
+    ci = (repo_root / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci
