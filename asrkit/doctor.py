@@ -71,6 +71,7 @@ def _plugins() -> dict[str, Any]:
             {"plugin": b.name, "package": b.package, "version": b.version, "error": b.error} for b in registry.broken
         ],
         "empty": [name for name, count in counts.items() if count == 0],
+        "warnings": [{"plugin": w.name, "package": w.package, "warning": w.error} for w in registry.hook_warnings()],
     }
 
 
@@ -97,4 +98,6 @@ def collect() -> dict[str, Any]:
         report["problems"].append(f"plugin '{broken['plugin']}' ({broken['package']}) is broken: {broken['error']}")
     for name in report["plugins"]["empty"]:
         report["problems"].append(f"plugin '{name}' registers no component")
+    for warning in report["plugins"]["warnings"]:
+        report["problems"].append(f"plugin '{warning['plugin']}' ({warning['package']}): {warning['warning']}")
     return report

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from asrkit.errors import PluginError
 from asrkit.interfaces import Augmenter, Encoder, EncoderOutput, FeatureExtractor, IntermediateOutputs, Objective
 
 
@@ -51,8 +52,10 @@ class AcousticModel(nn.Module):
         layers = self.objective.intermediate_layers if intermediate else ()
         if layers and isinstance(self.encoder, IntermediateOutputs):
             hidden, out_lengths, taken = self.encoder.forward_intermediate(features, frames, layers)
+            check_encoder_output(self.encoder, hidden, out_lengths, frames)
             return EncoderOutput(hidden, out_lengths, taken)
         hidden, out_lengths = self.encoder(features, frames)
+        check_encoder_output(self.encoder, hidden, out_lengths, frames)
         return EncoderOutput(hidden, out_lengths)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor, targets: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -63,3 +66,21 @@ class AcousticModel(nn.Module):
         """``(B, S)`` waveforms, ``(B,)`` sample counts → ``(B, T', V)`` float32 log-probabilities, ``(B,)`` frames."""
         encoded = self.encode(waveforms, lengths, intermediate=False)  # decoders read the final layer only
         return self.objective(encoded.hidden, encoded.lengths), encoded.lengths
+
+
+def check_encoder_output(encoder: Encoder, hidden: torch.Tensor, lengths: torch.Tensor, frames: torch.Tensor) -> None:
+    """Refuse, naming the encoder, lengths that claim more frames than ``hidden`` ``(B, T', H)`` has.
+
+    Without this the mistake surfaces deep inside the loss (``ctc_loss``'s
+    "input_lengths must be of size batch_size" or an out-of-range read) with no
+    word of which component is at fault. The loss reads the lengths on the host
+    anyway, so the one-number synchronisation costs nothing extra.
+    """
+    longest = int(lengths.max()) if lengths.numel() else 0
+    if lengths.shape != (hidden.shape[0],) or longest > hidden.shape[1]:
+        name = getattr(type(encoder), "name", type(encoder).__qualname__)
+        raise PluginError(
+            f"encoder '{name}' returned lengths {lengths.tolist()} for an output of {hidden.shape[1]} frames "
+            f"(shape {tuple(hidden.shape)}, input frames {frames.tolist()}): its output_lengths() or forward() "
+            "is wrong; asrkit.testing.check_component('encoders', ...) shows which"
+        )

@@ -30,7 +30,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 
@@ -159,14 +162,48 @@ def load_entry_points(pm: AsrkitPluginManager, allowed: set[str] | None) -> None
         if allowed is not None and ep.name not in allowed and source.package not in allowed:
             continue
         try:
-            plugin = ep.load()
-        except Exception as exc:
+            plugin = load_guarded(ep.load)
+        except KeyboardInterrupt:
+            raise  # the user pressed Ctrl-C (a plugin's own KeyboardInterrupt is PluginInterrupted)
+        except BaseException as exc:  # SystemExit too: one plugin must not end every command
             pm.mark_broken(ep.name, source, exc)
             continue
         try:
             pm.register_plugin(plugin, ep.name, source)
         except Exception as exc:
             pm.mark_broken(ep.name, source, exc)
+
+
+class PluginInterrupted(Exception):
+    """A plugin raised ``KeyboardInterrupt`` while loading although nobody pressed Ctrl-C."""
+
+
+def load_guarded(load: Callable[[], Any]) -> Any:
+    """``load()``, where a ``KeyboardInterrupt`` the plugin raised itself becomes :class:`PluginInterrupted`.
+
+    ``SystemExit`` and every exception pass through for the caller to record
+    the plugin as broken; a real Ctrl-C (SIGINT received meanwhile) still stops
+    the program. Off the main thread no handler can be installed, and any
+    ``KeyboardInterrupt`` is taken as the user's.
+    """
+    pressed: list[bool] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread
+        return load()
+    try:
+        return load()
+    except KeyboardInterrupt:
+        if pressed:
+            raise
+        raise PluginInterrupted("KeyboardInterrupt raised at import (not by Ctrl-C)") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_plugin_manager(autoload: bool | None = None, allowed: set[str] | None = None) -> AsrkitPluginManager:

@@ -19,6 +19,7 @@ component.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,10 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
 from asrkit.config import build_config, did_you_mean, to_dict
-from asrkit.errors import RecipeError
+from asrkit.errors import AsrkitError, RecipeError
 from asrkit.kinds import RECIPE_SECTIONS, Kind
 from asrkit.limits import load_yaml, quote, show
+from asrkit.provenance import merge_requires, provider_requirements
 from asrkit.registry import Registry
 from asrkit.train_config import TrainConfig
 
@@ -201,13 +203,14 @@ def parse_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
         )
         for kind in RECIPE_SECTIONS
     }
-    return Recipe(
+    recipe = Recipe(
         requires=requires,
         data=_data_section(data.get("data") or {}, registry),
         **sections,
         train=build_config(TrainConfig, train, "train"),
         valid_decoder=component(registry, "decoders", valid_node, f"train.{VALID_DECODER}"),
     )
+    return record_providers(recipe, registry)
 
 
 def recipe_default(registry: Registry, kind: Kind) -> Any:
@@ -222,6 +225,47 @@ def recipe_default(registry: Registry, kind: Kind) -> Any:
         f"{kind.recipe_key}: required section is missing and no loaded plugin proposes a default "
         f"({choices}; ASRKIT_LOAD_PLUGINS may leave asrkit's own plugins out)"
     )
+
+
+def record_providers(recipe: Recipe, registry: Registry) -> Recipe:
+    """``recipe`` with the installed distributions behind its components added to ``requires`` (name>=version)."""
+    specs = [*recipe.data.train, *recipe.data.valid, *recipe.data.test, recipe.valid_decoder]
+    for kind in RECIPE_SECTIONS:
+        section = getattr(recipe, kind.recipe_key)
+        specs += list(section) if kind.many else [section]
+    infos = [registry.get(spec.kind, spec.name, spec.path) for spec in specs]
+    recorded = provider_requirements((info.package, info.version) for info in infos)
+    return dataclasses.replace(recipe, requires=merge_requires(recipe.requires, recorded))
+
+
+MODEL_SECTIONS = ("features", "encoder", "objective", "tokenizer", "decoder")
+"""What inference builds from a checkpoint's recipe: nothing else needs its plugin installed."""
+
+
+def parse_model_recipe(data: dict[str, Any], registry: Registry) -> Recipe:
+    """Validate only the sections inference uses (:data:`MODEL_SECTIONS`, the sample rate, train).
+
+    Datasets, augmenters and loggers used in training are left out, so a model
+    trained with a third-party dataset or logger runs where only the model's
+    plugins are installed. The test sets are kept when their plugins are here
+    (``evaluate``'s default). ``requires`` is kept as recorded, not checked:
+    a missing model plugin is named by the component lookup.
+    """
+    model = {key: copy.deepcopy(data[key]) for key in MODEL_SECTIONS if key in data}
+    section = data.get("data") if isinstance(data.get("data"), dict) else {}
+    rate = {"sample_rate": section["sample_rate"]} if "sample_rate" in section else {}
+    # The validation decoder is training's: inference uses the recipe's decoder.
+    train = copy.deepcopy(data.get("train"))
+    if isinstance(train, dict):
+        train.pop(VALID_DECODER, None)
+    train = {"train": train} if "train" in data else {}
+    recipe = parse_recipe({**model, **train, "data": rate, "augmenters": [], "loggers": []}, registry)
+    try:
+        test = component_list(registry, "datasets", copy.deepcopy(section.get("test")), "data.test")
+    except AsrkitError:
+        test = ()
+    requires = _requires(data.get("requires") or [])
+    return dataclasses.replace(recipe, requires=requires, data=dataclasses.replace(recipe.data, test=test))
 
 
 def component(registry: Registry, kind: str, node: Any, path: str) -> ComponentSpec:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from asrkit.checks.plugin import hook_problems, hook_result_problem
 from asrkit.config import did_you_mean, is_config_class
 from asrkit.errors import PluginError, RecipeError
 from asrkit.hookspecs import HOOK_KINDS
@@ -85,13 +86,25 @@ class Registry:
         """Plugins that failed to load, or whose registration hook failed."""
         return [*self.pm.broken, *self._failed]
 
+    def hook_warnings(self) -> list[BrokenPlugin]:
+        """Loaded plugins with functions pluggy silently ignores: an ``asrkit_*`` function without ``@hookimpl``."""
+        found = []
+        for name, source in self.pm.sources.items():
+            for problem in hook_problems(self.pm.get_plugin(name)):
+                found.append(BrokenPlugin(name, source.package, source.version, problem))
+        return found
+
     def _collect(self, kind: str, plugin_name: str, hook: Any) -> None:
         source = self.pm.sources.get(plugin_name, PluginSource("?", "?"))
         try:
-            classes = list(hook())
+            result = hook()
+            wrong_type = hook_result_problem(hook.__name__, result)
+            if wrong_type:
+                raise PluginError(wrong_type)
+            classes = list(result)
             for cls in classes:
                 _check_shape(kind, cls)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self._failed.append(BrokenPlugin(plugin_name, source.package, source.version, message))
             return

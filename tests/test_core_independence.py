@@ -124,9 +124,9 @@ WITHOUT_DECODERS_AND_LOGGERS = (
 
 @pytest.mark.slow
 def test_training_runs_without_the_builtin_decoders_and_loggers(
-    register_plugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    asrkit_register_plugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    register_plugin(OwnDecodingPlugin(), name="own", package="own-package")
+    asrkit_register_plugin(OwnDecodingPlugin(), name="own", package="own-package")
     monkeypatch.setenv("ASRKIT_LOAD_PLUGINS", WITHOUT_DECODERS_AND_LOGGERS)
     monkeypatch.chdir(ROOT)
     registry = load_registry()
@@ -152,9 +152,9 @@ def test_training_runs_without_the_builtin_decoders_and_loggers(
 
 
 def test_a_recipe_leaving_out_a_section_nobody_provides_says_what_is_missing(
-    register_plugin, monkeypatch: pytest.MonkeyPatch
+    asrkit_register_plugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    register_plugin(OwnDecodingPlugin(), name="own", package="own-package")
+    asrkit_register_plugin(OwnDecodingPlugin(), name="own", package="own-package")
     monkeypatch.setenv("ASRKIT_LOAD_PLUGINS", "own")
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(main, ["recipe", "validate", "recipes/mini.yaml"])

@@ -79,4 +79,11 @@ def test_the_example_passes_its_own_contract_tests(example_site, repo_root):
     tests = repo_root / "examples" / "asrkit-plugin-example" / "tests"
     result = run_with(example_site, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
+
+
+def test_check_plugin_takes_an_installed_distributions_name(example_site):
+    code = "from asrkit.testing import check_plugin; print(check_plugin('asrkit-plugin-example').components)"
+    result = run_with(example_site, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'augmenters': ['random_gain']}"

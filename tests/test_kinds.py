@@ -6,7 +6,8 @@ import dataclasses
 import re
 from pathlib import Path
 
-from asrkit import hookspecs, interfaces, testing
+from asrkit import hookspecs, interfaces
+from asrkit.checks.components import BEHAVIOUR
 from asrkit.cli.plugins import normalize_kind
 from asrkit.kinds import KIND_TABLE, KINDS, RECIPE_SECTIONS
 from asrkit.plugins import BUILTIN_PLUGINS
@@ -29,7 +30,7 @@ def test_each_kind_has_its_interface_and_contract_check() -> None:
     assert list(interfaces.INTERFACES) == list(KINDS)
     for kind in KIND_TABLE:
         assert interfaces.INTERFACES[kind.name].__name__ == kind.interface
-    assert set(testing._BEHAVIOUR) == set(KINDS), "asrkit.testing needs one contract check per kind"
+    assert set(BEHAVIOUR) == set(KINDS), "asrkit.testing needs one contract check per kind"
 
 
 def test_the_recipe_schema_has_a_section_per_kind() -> None:

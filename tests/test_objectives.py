@@ -95,8 +95,8 @@ class OldPlugin:
         return [OldEncoder]
 
 
-def test_an_encoder_written_for_0_1_is_refused_in_one_line_naming_its_plugin(register_plugin) -> None:
-    register_plugin(OldPlugin(), name="old-plugin", package="old-package")
+def test_an_encoder_written_for_0_1_is_refused_in_one_line_naming_its_plugin(asrkit_register_plugin) -> None:
+    asrkit_register_plugin(OldPlugin(), name="old-plugin", package="old-package")
     registry = load_registry(autoload=False)
     with pytest.raises(PluginError) as caught:
         registry.get("encoders", "old_encoder", "encoder")
@@ -115,8 +115,8 @@ class DeclaresOldApi:
         return [CTC]
 
 
-def test_a_plugin_declaring_other_api_versions_is_listed_as_broken(register_plugin) -> None:
-    register_plugin(DeclaresOldApi(), name="old-api", package="old-api-package")
+def test_a_plugin_declaring_other_api_versions_is_listed_as_broken(asrkit_register_plugin) -> None:
+    asrkit_register_plugin(DeclaresOldApi(), name="old-api", package="old-api-package")
     registry = load_registry(autoload=False)
     (broken,) = [b for b in registry.broken if b.name == "old-api"]
     assert "supports asrkit plugin API <2" in broken.error and "this asrkit has plugin API 2" in broken.error

@@ -167,6 +167,60 @@ def test_plugin_that_fails_to_import_is_recorded_and_others_work(fake_entry_poin
     assert "fine_enc" in registry.names("encoders")
 
 
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_plugin_exiting_or_interrupting_at_import_is_broken_and_others_work(fake_entry_points, error):
+    fake_entry_points.append(FakeEntryPoint("quitter", error, dist="dist-quitter"))
+    fake_entry_points.append(
+        FakeEntryPoint(
+            "fine", plugin_module("fine", asrkit_register_encoders=encoders_hook(renamed(LinearEncoder, "fine_enc")))
+        )
+    )
+    registry = load_registry()
+    (broken,) = [b for b in registry.broken if b.name == "quitter"]
+    assert broken.package == "dist-quitter" and type(error).__name__ in broken.error + repr(error)
+    assert "fine_enc" in registry.names("encoders")
+
+
+def test_a_real_ctrl_c_during_plugin_import_still_stops(fake_entry_points):
+    import os
+    import signal
+
+    class PressesCtrlC:
+        name = "slow"
+        group = "asrkit"
+        dist = FakeDist("dist-slow")
+
+        def load(self) -> object:
+            os.kill(os.getpid(), signal.SIGINT)
+            return types.ModuleType("never")
+
+    fake_entry_points.append(PressesCtrlC())
+    with pytest.raises(KeyboardInterrupt):
+        load_registry()
+
+
+def test_list_plugins_and_doctor_warn_about_a_hook_without_hookimpl(fake_entry_points):
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    def asrkit_register_decoders() -> list[type]:
+        return []
+
+    module = plugin_module(
+        "half",
+        asrkit_register_encoders=encoders_hook(renamed(LinearEncoder, "half_enc")),
+        asrkit_register_decoders=asrkit_register_decoders,
+    )
+    fake_entry_points.append(FakeEntryPoint("half", module, dist="dist-half"))
+    listed = CliRunner().invoke(main, ["list-plugins"], env={"COLUMNS": "200"})
+    assert "warning: plugin 'half' (dist-half): 'asrkit_register_decoders' is not marked @asrkit.hookimpl" in " ".join(
+        listed.output.split()
+    )
+    doctor = CliRunner().invoke(main, ["doctor", "--json"])
+    assert any("'asrkit_register_decoders' is not marked @asrkit.hookimpl" in p for p in doctor.output.splitlines())
+
+
 def test_hook_that_raises_is_recorded(fake_entry_points):
     @hookimpl
     def asrkit_register_encoders() -> list[type]:
@@ -203,17 +257,17 @@ def test_registered_class_without_config_is_refused(fake_entry_points):
     assert any(b.name == "bad" and "Config" in b.error for b in registry.broken)
 
 
-def test_register_plugin_fixture_adds_a_throwaway_plugin(register_plugin):
-    register_plugin(FakePlugin(), name="fake")
+def test_asrkit_register_plugin_fixture_adds_a_throwaway_plugin(asrkit_register_plugin):
+    asrkit_register_plugin(FakePlugin(), name="fake")
     assert "linear" in load_registry().names("encoders")
 
 
-def test_register_plugin_fixture_cleans_up():
+def test_asrkit_register_plugin_fixture_cleans_up():
     assert "linear" not in load_registry().names("encoders")
 
 
-def test_unknown_name_lists_choices_and_suggests(register_plugin):
-    register_plugin(FakePlugin(), name="fake")
+def test_unknown_name_lists_choices_and_suggests(asrkit_register_plugin):
+    asrkit_register_plugin(FakePlugin(), name="fake")
     with pytest.raises(
         RecipeError,
         match=r"encoder.name: unknown encoders component 'linaer'; choices: .*linear.*"

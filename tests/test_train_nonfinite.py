@@ -58,8 +58,8 @@ class NanPlugin:
 
 
 @pytest.fixture
-def run_tiny(register_plugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    register_plugin(NanPlugin(), name="nan-plugin")
+def run_tiny(asrkit_register_plugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    asrkit_register_plugin(NanPlugin(), name="nan-plugin")
     monkeypatch.chdir(ROOT)
 
     def run(*overrides: str):

@@ -37,6 +37,7 @@ COMMANDS = {
     "serve": "asrkit.cli.serve:serve",
     "data": "asrkit.cli.data:data",
     "doctor": "asrkit.cli.doctor:doctor",
+    "new-plugin": "asrkit.cli.newplugin:new_plugin",
 }
 """Every command and where it lives, imported on first use (their modules import torch and torchaudio)."""
 

@@ -18,7 +18,7 @@ from asrkit.registry import ComponentInfo, load_registry
 
 FIND_MORE = (
     "More plugins: pip packages that declare entry points in the 'asrkit' group; "
-    "search PyPI for the keyword 'asrkit-plugin' or the classifier 'Framework :: asrkit'."
+    "search PyPI for the keyword 'asrkit-plugin'."
 )
 
 KIND_ALIASES = {kind.rstrip("s"): kind for kind in KINDS}
@@ -60,6 +60,11 @@ def list_plugins(kind: str | None, as_json: bool) -> None:
             }
             for b in registry.broken
         ]
+        rows += [
+            {"kind": None, "name": None, "plugin": w.name, "package": w.package, "version": w.version,
+             "description": "", "error": None, "warning": w.error}
+            for w in registry.hook_warnings()
+        ]  # fmt: skip
         click.echo(json.dumps(rows, indent=2))
         return
     console = Console(highlight=False)
@@ -82,6 +87,8 @@ def list_plugins(kind: str | None, as_json: bool) -> None:
         for b in registry.broken:
             broken.add_row(b.name, b.package, b.version, escape(b.error))
         console.print(broken)
+    for warning in registry.hook_warnings():
+        console.print(f"warning: plugin '{warning.name}' ({warning.package}): {escape(warning.error)}", style="yellow")
     console.print(FIND_MORE, style="dim")
 
 

@@ -39,7 +39,7 @@ from asrkit.errors import AsrkitError, CheckpointError
 from asrkit.interfaces import Tokenizer
 from asrkit.limits import check_expansion
 from asrkit.model import AcousticModel
-from asrkit.recipe import Recipe, parse_recipe
+from asrkit.recipe import Recipe, parse_model_recipe
 from asrkit.registry import Registry
 
 FORMAT_VERSION = 2
@@ -148,13 +148,15 @@ def load_model(path: str | Path, registry: Registry, device: torch.device | str 
     """Rebuild the acoustic model of a checkpoint, in eval mode on ``device``."""
     payload = load_checkpoint(path)
     try:
-        recipe = parse_recipe(copy.deepcopy(payload["recipe"]), registry)
+        recipe = parse_model_recipe(payload["recipe"], registry)
     except AsrkitError as exc:
         raise CheckpointError(f"{path}: the recipe in the checkpoint does not validate here: {exc}") from None
     tokenizer = build(registry, recipe.tokenizer)
     tokenizer.load_state_dict(payload.get("tokenizer", {}))
     model = build_model(registry, recipe, tokenizer)
-    load_weights(model, model_state(payload, model), f"{path}: the weights do not fit the model of its recipe")
+    # Training-only augmenters are not rebuilt (their plugins may be absent here): drop their state.
+    weights = {k: v for k, v in model_state(payload, model).items() if not k.split(".", 1)[0].endswith("_augmenters")}
+    load_weights(model, weights, f"{path}: the weights do not fit the model of its recipe")
     return LoadedModel(recipe, tokenizer, model.to(device).eval(), payload)
 
 

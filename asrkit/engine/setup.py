@@ -19,6 +19,7 @@ import torch
 from asrkit.build import build, build_model
 from asrkit.data.batches import Entry, SkipReport, select_utterances
 from asrkit.data.index import cache_root
+from asrkit.data.plausibility import check_stated_durations
 from asrkit.engine.distributed import World, main_first
 from asrkit.engine.loaders import eval_loader
 from asrkit.engine.results import unique_labels
@@ -75,7 +76,9 @@ def load_corpus(registry: Registry, recipe: Recipe, world: World) -> Corpus:
             dataset = build(registry, spec)
             if world.is_main:
                 dataset.prepare()
-            built.append((dataset.label, [(dataset, u) for u in dataset.utterances()]))
+            utterances = dataset.utterances()
+            check_stated_durations(spec.name, spec.path, utterances)
+            built.append((dataset.label, [(dataset, u) for u in utterances]))
         return built
 
     with main_first(world):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asrkit_plugin_example
 import torch
 from asrkit_plugin_example import RandomGain
 
-from asrkit.testing import check_component
+from asrkit.testing import check_component, check_plugin
+
+
+def test_the_plugin_registers_random_gain() -> None:
+    assert check_plugin(asrkit_plugin_example).components == {"augmenters": ["random_gain"]}
 
 
 def test_random_gain_passes_the_contract() -> None:
