@@ -140,6 +140,27 @@ def _check_frames_per_row(who: str, module: Any, x: torch.Tensor, lengths: torch
         )
 
 
+def _check_batch_lengths(
+    who: str, module: Any, in_lengths: torch.Tensor, output: torch.Tensor, out_lengths: torch.Tensor
+) -> None:
+    """The lengths ``forward`` returned are ``output_lengths()``'s, and the longest row fills ``output`` (B, T, ...)."""
+    promised = module.output_lengths(in_lengths)
+    expect(
+        out_lengths.tolist() == promised.tolist(),
+        who,
+        "forward's lengths must equal output_lengths()",
+        forward=out_lengths,
+        output_lengths=promised,
+    )
+    expect(
+        int(out_lengths.max()) == output.shape[1],
+        who,
+        "the longest row's length must equal the output's frames",
+        frames=output.shape[1],
+        lengths=out_lengths,
+    )
+
+
 def check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
     who = _who("features", cls)
     deps = {"sample_rate": 16000, **deps}
@@ -164,21 +185,7 @@ def check_features(cls: type, config: Any, deps: dict[str, Any]) -> None:
             shape=tuple(feats.shape),
             num_features=module.num_features,
         )
-        promised = module.output_lengths(lengths)
-        expect(
-            frames.tolist() == promised.tolist(),
-            who,
-            "forward's lengths must equal output_lengths()",
-            forward=frames,
-            output_lengths=promised,
-        )
-        expect(
-            int(frames.max()) == feats.shape[1],
-            who,
-            "the longest row must fill the output",
-            frames=feats.shape[1],
-            lengths=frames,
-        )
+        _check_batch_lengths(who, module, lengths, feats, frames)
         module.train()
         _check_frames_per_row(who, module, waves, lengths, "train")
     n = int(frames[1])
@@ -263,21 +270,7 @@ def check_encoder(cls: type, config: Any, deps: dict[str, Any]) -> None:
             output_dim=module.output_dim,
             input_dim=input_dim,
         )
-        promised = module.output_lengths(lengths)
-        expect(
-            out_lengths.tolist() == promised.tolist(),
-            who,
-            "forward's lengths must equal output_lengths()",
-            forward=out_lengths,
-            output_lengths=promised,
-        )
-        expect(
-            int(out_lengths.max()) == hidden.shape[1],
-            who,
-            "the longest row's length must equal the output's frames",
-            frames=hidden.shape[1],
-            lengths=out_lengths,
-        )
+        _check_batch_lengths(who, module, lengths, hidden, out_lengths)
     n = int(alone_lengths[0])
     close = torch.allclose(hidden[1, :n], alone[0, :n], atol=1e-4, rtol=1e-4)
     expect(close, who, "padding changed a valid frame (a row padded in a batch differs from the row alone)")
