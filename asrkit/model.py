@@ -52,11 +52,10 @@ class AcousticModel(nn.Module):
         layers = self.objective.intermediate_layers if intermediate else ()
         if layers and isinstance(self.encoder, IntermediateOutputs):
             hidden, out_lengths, taken = self.encoder.forward_intermediate(features, frames, layers)
-            check_encoder_output(self.encoder, hidden, out_lengths, frames)
-            return EncoderOutput(hidden, out_lengths, taken)
-        hidden, out_lengths = self.encoder(features, frames)
+        else:
+            (hidden, out_lengths), taken = self.encoder(features, frames), {}
         check_encoder_output(self.encoder, hidden, out_lengths, frames)
-        return EncoderOutput(hidden, out_lengths)
+        return EncoderOutput(hidden, out_lengths, taken)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor, targets: Sequence[Sequence[int]]) -> torch.Tensor:
         """``(B, S)`` waveforms, ``(B,)`` sample counts and label-id targets → ``(B,)`` loss of each utterance."""
