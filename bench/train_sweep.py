@@ -48,12 +48,14 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "recipe": (),
     "packed": ("--set", "encoder.train_rnn=packed"),
     "padded": ("--set", "encoder.train_rnn=padded"),
+    "fused": ("--set", "encoder.train_rnn=fused"),
     "workers0": ("--num-workers", "0"),
     "fused_adamw": ("--fused-adamw",),
     "fp32": ("--precision", "fp32"),
     "bf16": ("--precision", "bf16"),
     "fp16": ("--precision", "fp16"),
     "bf16+padded": ("--precision", "bf16", "--set", "encoder.train_rnn=padded"),
+    "bf16+fused": ("--precision", "bf16", "--set", "encoder.train_rnn=fused"),
     "bf16+cudnn_benchmark": ("--precision", "bf16", "--cudnn-benchmark"),
     "bf16+fused_adamw": ("--precision", "bf16", "--fused-adamw"),
     "bf16+compile": ("--precision", "bf16", "--compile"),
@@ -61,12 +63,13 @@ SETTINGS: dict[str, tuple[str, ...]] = {
 """asrkit's named settings: the arguments each adds to ``train_throughput.py`` (``recipe`` is the recipe as is)."""
 
 DEFAULTS = {
-    "cpu": ("recipe", "packed", REFERENCE_INTENDED, REFERENCE_PUBLISHED),
+    "cpu": ("recipe", "padded", "packed", REFERENCE_INTENDED, REFERENCE_PUBLISHED),
     "cuda": (
         "fp32",
         "bf16",
         "fp16",
         "bf16+padded",
+        "bf16+fused",
         "bf16+cudnn_benchmark",
         "bf16+fused_adamw",
         "bf16+compile",

@@ -78,8 +78,8 @@ def test_auto_trains_cudas_gru_on_packed_sequences(monkeypatch: pytest.MonkeyPat
         return original(self, x, hx)
 
     monkeypatch.setattr(type(gru), "forward", recording)
-    on_cuda = ResCNNBiGRU.trains_padded(model, torch.device("cuda", 0))  # what auto resolves to there
-    monkeypatch.setattr(model, "trains_padded", lambda device: on_cuda)
+    on_cuda = ResCNNBiGRU.training_form(model, torch.device("cuda", 0))  # what auto resolves to there
+    monkeypatch.setattr(model, "training_form", lambda device: on_cuda)
     model(torch.randn(2, 10, 12), torch.tensor([10, 6]))
     assert packed_inputs == [True]
     padded = ResCNNBiGRU(dataclasses.replace(config, train_rnn="padded"), input_dim=12).train()

@@ -142,10 +142,11 @@ def ctc_step(
     return hidden.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-def test_padded_training_gives_the_packed_outputs_and_gradients() -> None:
+@pytest.mark.parametrize("form", ["padded", "fused"])
+def test_padded_training_gives_the_packed_outputs_and_gradients(form: str) -> None:
     torch.manual_seed(5)
     packed = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn="packed"), input_dim=20).train()
-    padded = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn="padded"), input_dim=20).train()
+    padded = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn=form), input_dim=20).train()
     padded.load_state_dict(packed.state_dict())
     x, lengths = torch.randn(3, 50, 20) * 3, torch.tensor([18, 50, 31])
     want_logits, want_grads = ctc_step(packed, x, lengths)
@@ -155,9 +156,10 @@ def test_padded_training_gives_the_packed_outputs_and_gradients() -> None:
         torch.testing.assert_close(got_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-def test_padded_training_gives_each_row_its_outputs_alone() -> None:
+@pytest.mark.parametrize("form", ["padded", "fused"])
+def test_padded_training_gives_each_row_its_outputs_alone(form: str) -> None:
     torch.manual_seed(6)
-    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0), input_dim=20).train()
+    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn=form), input_dim=20).train()
     x, lengths = torch.randn(3, 50, 20), torch.tensor([18, 50, 31])
     logits, out_lengths = model(x, lengths)
     for row, n in enumerate(lengths.tolist()):
@@ -183,21 +185,32 @@ def test_the_padded_form_shares_the_gru_weights() -> None:
 
 
 def test_train_rnn_mode_is_checked() -> None:
-    with pytest.raises(ValueError, match="train_rnn must be one of auto, packed, padded, got 'masked'"):
+    with pytest.raises(ValueError, match="train_rnn must be one of auto, packed, padded, fused, got 'masked'"):
         ResCNNBiGRUConfig(train_rnn="masked")
 
 
-def test_train_rnn_auto_trains_padded_on_the_cpu_and_packed_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_rnn_auto_trains_fused_on_the_cpu_and_packed_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     model = ResCNNBiGRU(SMALL, input_dim=20).train()
     assert model.config.train_rnn == "auto"  # the default
-    assert model.trains_padded(torch.device("cpu")) and not model.trains_padded(torch.device("cuda", 0))
-    fixed = {m: ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn=m), 20) for m in ("packed", "padded")}
-    assert not fixed["packed"].trains_padded(torch.device("cpu"))
-    assert fixed["padded"].trains_padded(torch.device("cuda", 0))
+    assert model.training_form(torch.device("cpu")) == "fused"
+    assert model.training_form(torch.device("cuda", 0)) == "packed"
+    for form in ("packed", "padded", "fused"):
+        fixed = ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn=form), 20)
+        assert {fixed.training_form(torch.device(d)) for d in ("cpu", "cuda")} == {form}
     calls = []
-    monkeypatch.setattr(model, "_run_padded", lambda f, n, layers: calls.append(f.shape) or (f, n, {}))
+    monkeypatch.setattr(model, "_run_padded", lambda f, n, layers, fused: calls.append((f.shape, fused)) or (f, n, {}))
     model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
-    assert calls == [torch.Size([2, 9, 20])]  # training on the CPU took the padded form
+    assert calls == [(torch.Size([2, 9, 20]), True)]  # training on the CPU took the fused form
     model.eval()
     logits, _ = model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
     assert len(calls) == 1 and logits.shape == (2, 5, SMALL.rnn_dim)  # evaluation runs packed
+
+
+def test_fused_training_under_autocast_runs_the_recurrence_in_fp32() -> None:
+    torch.manual_seed(7)
+    model = ResCNNBiGRU(dataclasses.replace(SMALL, dropout=0.0, train_rnn="fused"), input_dim=20).train()
+    x, lengths = torch.randn(2, 30, 20), torch.tensor([30, 17])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden, _ = model(x, lengths)
+        hidden.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.rnns.parameters())

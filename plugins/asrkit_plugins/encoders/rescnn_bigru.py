@@ -9,7 +9,7 @@ valid frame:
 - before each 3×3 convolution the frames past a row's length are zeroed, so a
   row's last valid frames read zeros there, exactly as when it is alone;
 - the backward direction of each GRU starts at a row's last valid frame
-  instead of reading the padding first, in one of two ways (``train_rnn``):
+  instead of reading the padding first, in one of three ways (``train_rnn``):
 
   - ``packed``: the GRUs run on packed sequences; the layer norms,
     activations, dropout and the output projection, all per frame, run on the
@@ -21,12 +21,14 @@ valid frame:
     valid frames before its padding, so every valid output is the packed
     run's; the GRUs also run over the padding, which costs little when the
     batches are bucketed by duration.
-  - ``auto`` (the default): padded on the CPU, where the packed GRUs'
-    backward pass zero-fills a whole-input gradient per time step and
-    interleaved runs measured padded training about twice as fast
-    (``docs/benchmarks.md``); packed on CUDA, where cuDNN runs packed
-    sequences natively and padded makes two cuDNN calls a layer instead of
-    one, until ``bench/train_sweep.py`` on a GPU says otherwise.
+  - ``fused``: the padded form through asrkit's own recurrence
+    (:mod:`asrkit_plugins.encoders.fused_bigru`): both directions in one
+    product a time step and a hand-written backward pass that forms the
+    weight gradients once, not once per time step as PyTorch's CPU GRU does.
+  - ``auto`` (the default): ``fused`` on the CPU, where interleaved runs
+    measured it the fastest of the three (``docs/benchmarks.md``); ``packed``
+    on CUDA, where cuDNN runs packed sequences natively in one call a layer,
+    until ``bench/train_sweep.py`` on a GPU says otherwise.
 
   Evaluation always runs packed: without gradients it is as fast as padded or faster,
   and what quantization (int8 GRUs take packed sequences) expects. Export
@@ -51,8 +53,9 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from asrkit.config import param
 from asrkit.interfaces import Encoder
 from asrkit.padding import valid_mask
+from asrkit_plugins.encoders.fused_bigru import fused_bigru, reverse_within_lengths
 
-TRAIN_RNN_MODES = ("auto", "packed", "padded")
+TRAIN_RNN_MODES = ("auto", "packed", "padded", "fused")
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,10 @@ class ResCNNBiGRUConfig:
     train_rnn: str = param(
         "auto",
         help="how the GRUs keep padding out of valid frames in training: 'packed' (packed sequences), 'padded' "
-        "(each direction on the padded batch, the backward one reversed within each row's length) or 'auto' "
-        "(padded on the CPU, packed on CUDA: the faster one measured per device); all give the same valid "
-        "outputs, and evaluation always runs packed",
+        "(each direction on the padded batch, the backward one reversed within each row's length), 'fused' "
+        "(padded, through asrkit's own recurrence with a hand-written backward pass) or 'auto' (fused on the "
+        "CPU, packed on CUDA: the faster one measured per device); all give the same valid outputs, and "
+        "evaluation always runs packed",
     )
 
     def __post_init__(self) -> None:
@@ -103,14 +107,6 @@ class ResidualBlock(nn.Module):
         for norm, conv in zip(self.norms, self.convs, strict=True):
             out = conv(self.dropout(self.activation(norm(out))) * valid)
         return out + x
-
-
-def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``(B, T, D)`` → each row's first ``lengths[b]`` frames reversed, the padding left in place."""
-    time = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
-    count = lengths.to(x.device).unsqueeze(1)
-    index = torch.where(time < count, count - 1 - time, time)
-    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[2]))
 
 
 def direction(gru: nn.GRU, suffix: str) -> nn.GRU:
@@ -150,6 +146,10 @@ class BiGRULayer(nn.Module):
         forward_out, _ = ahead(x)
         backward_out, _ = behind(reverse_within_lengths(x, lengths))
         return self.dropout(torch.cat([forward_out, reverse_within_lengths(backward_out, lengths)], dim=-1))
+
+    def forward_fused(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_padded` through :func:`fused_bigru`: same contract, same valid outputs."""
+        return self.dropout(fused_bigru(self.gru, self.activation(self.norm(x)), lengths))
 
 
 class ResCNNBiGRU(Encoder):
@@ -208,8 +208,9 @@ class ResCNNBiGRU(Encoder):
         for layer in layers:
             if not 1 <= layer <= self.num_layers:
                 raise ValueError(f"rescnn_bigru has BiGRU layers 1 to {self.num_layers}, not {layer}")
-        if self.training and self.trains_padded(features.device):
-            return self._run_padded(features, lengths, layers)
+        form = self.training_form(features.device) if self.training else "packed"
+        if form != "packed":
+            return self._run_padded(features, lengths, layers, fused=form == "fused")
         x = self.cnn(features, lengths)
         out_lengths = self.output_lengths(lengths)
         # pack_padded_sequence wants the lengths on the CPU.
@@ -223,11 +224,11 @@ class ResCNNBiGRU(Encoder):
         hidden, _ = pad_packed_sequence(packed, batch_first=True)
         return hidden, out_lengths, taken
 
-    def trains_padded(self, device: torch.device) -> bool:
-        """Whether training on ``device`` runs the GRUs on the padded tensor (``train_rnn``, ``auto`` resolved)."""
+    def training_form(self, device: torch.device) -> str:
+        """How training on ``device`` runs the GRUs: ``train_rnn`` with ``auto`` resolved."""
         if self.config.train_rnn == "auto":
-            return device.type != "cuda"
-        return self.config.train_rnn == "padded"
+            return "packed" if device.type == "cuda" else "fused"
+        return self.config.train_rnn
 
     def forward_padded(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` with the GRUs on the padded tensor (see the module docstring): same contract."""
@@ -235,14 +236,14 @@ class ResCNNBiGRU(Encoder):
         return hidden, out_lengths
 
     def _run_padded(
-        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int]
+        self, features: torch.Tensor, lengths: torch.Tensor, layers: Sequence[int], fused: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
         x = self.project(self.cnn(features, lengths))
         out_lengths = self.output_lengths(lengths)
         padding = ~valid_mask(out_lengths, x.shape[1]).unsqueeze(-1)
         taken: dict[int, torch.Tensor] = {}
         for number, rnn in enumerate(self.rnns, start=1):
-            x = rnn.forward_padded(x, out_lengths)
+            x = rnn.forward_fused(x, out_lengths) if fused else rnn.forward_padded(x, out_lengths)
             if number in layers:
                 taken[number] = x.masked_fill(padding, 0.0)
         return self.output(x).masked_fill(padding, 0.0), out_lengths, taken
