@@ -1,4 +1,4 @@
-"""Speed of the default ResCNN-BiGRU encoder with its GRUs on packed sequences vs the padded tensor, interleaved.
+"""Speed of the ResCNN-BiGRU encoder with its GRUs packed, padded and fused (``train_rnn``), interleaved.
 
     .venv/bin/python bench/encoder_speed.py --batch 8 --seconds 10 --rounds 3
     .venv/bin/python bench/encoder_speed.py --quick        # a tiny model, seconds
@@ -10,22 +10,25 @@ unless --device says otherwise, in two passes:
 - ``training``: train mode, the forward pass and the backward pass of a loss
   over the valid logits.
 
-Both forms are exact on every valid frame (``train_rnn`` in
+The forms are exact on every valid frame (``train_rnn`` in
 ``plugins/asrkit_plugins/encoders/rescnn_bigru.py``): ``packed`` runs the
 GRUs on packed sequences, ``padded`` runs each direction on the padded
-tensor, the backward one on each row reversed within its length. Two
-batches: all rows ``--seconds`` long, and rows spread evenly from
-``--seconds / 5`` to ``--seconds`` (the padded form also computes over the
-padding). Each form runs in its own process, ``--rounds`` times, packed and
-padded in turn (:mod:`interleave`); each process reports the best wall-clock
-time of ``--repeats`` runs after a warm-up run. Prints one JSON line per
-pass and batch: per form the best and median over the rounds, and how many
-times faster padded is than packed, round by round.
+tensor, the backward one on each row reversed within its length, and
+``fused`` runs the padded form through asrkit's own recurrence
+(``fused_bigru.py``). Two batches: all rows ``--seconds`` long, and rows
+spread evenly from ``--seconds / 5`` to ``--seconds`` (the padded forms
+also compute over the padding). Each form runs in its own process,
+``--rounds`` times, the forms in turn (:mod:`interleave`); each process
+reports the best wall-clock time of ``--repeats`` runs after a warm-up run.
+Prints one JSON line per pass and batch: per form the best and median over
+the rounds, and how many times faster each form is than packed, round by
+round.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -40,7 +43,7 @@ from asrkit_plugins.encoders.rescnn_bigru import ResCNNBiGRU, ResCNNBiGRUConfig
 
 FRAMES_PER_SECOND = 100  # log_mel's 10 ms hop
 QUICK = ResCNNBiGRUConfig(n_cnn_layers=1, n_rnn_layers=1, rnn_dim=32, cnn_channels=4)
-FORMS = ("packed", "padded")
+FORMS = ("packed", "padded", "fused")
 
 
 def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, float]:
@@ -56,14 +59,24 @@ def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> 
     return min(walls[1:]), min(cpus[1:])
 
 
+def run_form(
+    model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's forward pass with its GRUs in ``form``, in train or eval mode as the model is."""
+    if form == "packed":
+        return model(features, lengths)
+    hidden, out_lengths, _ = model._run_padded(features, lengths, (), fused=form == "fused")
+    return hidden, out_lengths
+
+
 def inference(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: torch.Tensor) -> None:
     with torch.no_grad():
-        model.forward_padded(features, lengths) if form == "padded" else model(features, lengths)
+        run_form(model, form, features, lengths)
 
 
 def training(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: torch.Tensor) -> None:
     model.zero_grad(set_to_none=True)
-    hidden, out_lengths = model.forward_padded(features, lengths) if form == "padded" else model(features, lengths)
+    hidden, out_lengths = run_form(model, form, features, lengths)
     valid = valid_mask(out_lengths, hidden.shape[1]).unsqueeze(-1)
     (hidden.log_softmax(-1) * valid).sum().neg().backward()
 
@@ -72,8 +85,9 @@ def measure_form(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """In this process: ``{pass: {batch: best wall seconds}}`` for the GRU form ``args.form``."""
     device = torch.device(args.device)
     torch.manual_seed(0)
-    # train_rnn is left at its default: the forms are chosen explicitly through forward / forward_padded.
-    model = ResCNNBiGRU(QUICK if args.quick else ResCNNBiGRUConfig(), input_dim=128).to(device)
+    # packed: train_rnn fixed so that training mode does not pick another form; the others are called directly.
+    config = dataclasses.replace(QUICK if args.quick else ResCNNBiGRUConfig(), train_rnn="packed")
+    model = ResCNNBiGRU(config, input_dim=128).to(device)
     longest = int(args.seconds * FRAMES_PER_SECOND) + 1
     batches = {
         "equal": torch.full((args.batch,), longest),
@@ -116,7 +130,7 @@ def main() -> None:
         for label in ("equal", "spread"):
             path = f"{name}.{label}"
             summaries = summarize(runs, path, higher_is_better=False)
-            ratios = paired_speedups(runs, "padded", "packed", path, higher_is_better=False)
+            ratios = {form: paired_speedups(runs, form, "packed", path, higher_is_better=False) for form in FORMS[1:]}
             line = {
                 "pass": name,
                 "lengths": label,
@@ -124,10 +138,10 @@ def main() -> None:
                 "seconds": args.seconds,
                 "device": args.device,
                 "threads": next((r.report["threads"] for r in runs if r.report), None),
-                "rounds": len(ratios),
+                "rounds": len(ratios["padded"]),
                 **{f"{form}_best_s": summaries[form].best for form in FORMS},
                 **{f"{form}_median_s": round(summaries[form].median or 0.0, 4) for form in FORMS},
-                "padded_speedup_by_round": [round(r, 3) for r in ratios],
+                **{f"{form}_speedup_by_round": [round(r, 3) for r in ratios[form]] for form in FORMS[1:]},
                 "load_average": load_range(runs),
             }
             print(json.dumps(line), flush=True)

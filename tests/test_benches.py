@@ -58,7 +58,7 @@ def test_transcribe_rtf_quick(repo_root: Path) -> None:
 
 
 @pytest.mark.slow
-def test_encoder_speed_quick_interleaves_the_two_forms() -> None:
+def test_encoder_speed_quick_interleaves_the_three_forms() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / "encoder_speed.py"), "--quick", "--threads", "1"],
         capture_output=True,
@@ -69,8 +69,10 @@ def test_encoder_speed_quick_interleaves_the_two_forms() -> None:
     assert [line.split(":")[0] for line in done.stderr.splitlines() if line.startswith("round")] == [
         "round 1/2 packed",
         "round 1/2 padded",
+        "round 1/2 fused",
         "round 2/2 packed",
         "round 2/2 padded",
+        "round 2/2 fused",
     ]
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert {(line["pass"], line["lengths"]) for line in lines} == {
@@ -78,6 +80,7 @@ def test_encoder_speed_quick_interleaves_the_two_forms() -> None:
     }
     for line in lines:
         assert 0 < line["packed_best_s"] <= line["packed_median_s"] and line["padded_best_s"] > 0
+        assert line["fused_best_s"] > 0 and len(line["fused_speedup_by_round"]) == 2
         assert line["rounds"] == 2 and len(line["padded_speedup_by_round"]) == 2 and line["threads"] == 1
 
 
