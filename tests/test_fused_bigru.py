@@ -69,3 +69,20 @@ def test_reverse_within_lengths_is_its_own_inverse() -> None:
 def test_only_single_layer_bidirectional_batch_first_grus() -> None:
     with pytest.raises(ValueError, match="single-layer, bidirectional, batch-first"):
         fused_bigru(torch.nn.GRU(3, 2, batch_first=True), torch.randn(1, 2, 3), torch.tensor([2]))
+
+
+def test_a_compiled_encoder_leaves_the_recurrence_eager() -> None:
+    """``train.compile`` wraps the encoder in torch.compile; the time loop must not be traced and unrolled."""
+    torch.manual_seed(3)
+    gru = torch.nn.GRU(4, 3, batch_first=True, bidirectional=True)
+    x, lengths = torch.randn(2, 7, 4), torch.tensor([7, 5])
+
+    def encode(inputs: torch.Tensor) -> torch.Tensor:
+        return fused_bigru(gru, inputs.tanh(), lengths).sum()
+
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(encode)(x)
+    traced_ops = sum(len(ops) for ops in explained.ops_per_graph)
+    assert traced_ops <= 3, explained.ops_per_graph  # tanh and sum; 7 unrolled steps would add dozens
+    compiled = torch.compile(encode, backend="eager")
+    torch.testing.assert_close(compiled(x), encode(x))

@@ -165,6 +165,7 @@ class _BiGRURecurrence(torch.autograd.Function):
         )
 
 
+@torch.compiler.disable  # dynamo would unroll the time loop; it leaves nn.GRU eager too
 def fused_bigru(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Run the single-layer bidirectional ``gru`` on padded rows: ``(B, T, I)``, ``(B,)`` → ``(B, T, 2H)``.
 
