@@ -42,6 +42,18 @@ def test_outputs_and_every_gradient_match_the_packed_gru(dtype: torch.dtype) -> 
         torch.testing.assert_close(got_grad, want_grad, **tolerance, msg=name)
 
 
+def test_without_gradients_the_outputs_are_the_same() -> None:
+    torch.manual_seed(4)
+    gru = torch.nn.GRU(6, 5, batch_first=True, bidirectional=True)
+    x, lengths = torch.randn(3, 8, 6), torch.tensor([8, 3, 6])
+    with_grad = fused_bigru(gru, x, lengths)
+    assert with_grad.grad_fn is not None
+    with torch.no_grad():
+        without = fused_bigru(gru, x, lengths)
+    assert without.grad_fn is None
+    torch.testing.assert_close(without, with_grad.detach(), rtol=0, atol=0)
+
+
 def test_gradcheck_on_full_length_rows() -> None:
     torch.manual_seed(1)
     gru = torch.nn.GRU(3, 2, batch_first=True, bidirectional=True).double()

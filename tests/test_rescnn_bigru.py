@@ -202,8 +202,36 @@ def test_train_rnn_auto_trains_fused_on_the_cpu_and_packed_on_cuda(monkeypatch: 
     model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
     assert calls == [(torch.Size([2, 9, 20]), True)]  # training on the CPU took the fused form
     model.eval()
-    logits, _ = model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
-    assert len(calls) == 1 and logits.shape == (2, 5, SMALL.rnn_dim)  # evaluation runs packed
+    model(torch.randn(2, 9, 20), torch.tensor([9, 5]))
+    assert calls[1] == (torch.Size([2, 9, 20]), True)  # evaluation on the CPU runs fused too
+    assert model.inference_form(torch.device("cuda", 0)) == "packed"
+    padded = ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn="padded"), 20)
+    assert padded.inference_form(torch.device("cpu")) == "packed"
+
+
+def test_evaluation_fused_gives_the_packed_outputs() -> None:
+    torch.manual_seed(8)
+    fused = ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn="fused"), input_dim=20).eval()
+    packed = ResCNNBiGRU(dataclasses.replace(SMALL, train_rnn="packed"), input_dim=20).eval()
+    packed.load_state_dict(fused.state_dict())
+    x, lengths = torch.randn(3, 40, 20), torch.tensor([40, 11, 27])
+    with torch.inference_mode():
+        got, got_lengths = fused(x, lengths)
+        want, want_lengths = packed(x, lengths)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)  # padding included: 0 in both
+    assert torch.equal(got_lengths, want_lengths)
+
+
+def test_an_int8_model_evaluates_packed() -> None:
+    from asrkit.quantize import quantize_for_cpu
+
+    model = ResCNNBiGRU(SMALL, input_dim=20).eval()
+    quantized = quantize_for_cpu(model)
+    assert model.inference_form(torch.device("cpu")) == "fused"
+    assert quantized.inference_form(torch.device("cpu")) == "packed"
+    with torch.inference_mode():
+        hidden, _ = quantized(torch.randn(2, 9, 20), torch.tensor([9, 5]))
+    assert hidden.shape == (2, 5, SMALL.rnn_dim) and not hidden[1, 3:].any()
 
 
 def test_fused_training_under_autocast_runs_the_recurrence_in_fp32() -> None:

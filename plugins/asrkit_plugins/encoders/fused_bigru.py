@@ -88,22 +88,43 @@ def recur(
     return states, reset_update, candidates, hidden_gates
 
 
+def run_layer(
+    x: torch.Tensor, index: torch.Tensor, weights: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Both directions of one layer over ``(B, T, I)`` rows; ``weights`` as :func:`fused_bigru` passes them.
+
+    Returns the direction-first inputs ``(2, T·B, I)``, the stacked weights ``(2, 3H, I)`` and
+    ``(2, 3H, H)``, and what :func:`recur` returns.
+    """
+    w_ih, w_hh, b_ih, b_hh, w_ih_reverse, w_hh_reverse, b_ih_reverse, b_hh_reverse = weights
+    batch, frames, _ = x.shape
+    # (2, T, B, I): the rows as read forward, then reversed within their lengths.
+    inputs = torch.stack([x, reorder(x, index)]).transpose(1, 2).contiguous()
+    weight_ih = torch.stack([w_ih, w_ih_reverse])  # (2, 3H, I)
+    weight_hh = torch.stack([w_hh, w_hh_reverse])  # (2, 3H, H)
+    bias_ih = torch.stack([b_ih, b_ih_reverse]).unsqueeze(1)  # (2, 1, 3H)
+    bias_hh = torch.stack([b_hh, b_hh_reverse]).unsqueeze(1)
+    flat_inputs = inputs.view(2, frames * batch, -1)
+    input_gates = torch.baddbmm(bias_ih, flat_inputs, weight_ih.transpose(1, 2)).view(2, frames, batch, -1)
+    return flat_inputs, weight_ih, weight_hh, recur(input_gates, weight_hh, bias_hh)
+
+
+def layer_output(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """:func:`recur`'s ``(T + 1, 2, B, H)`` states → the layer's ``(B, T, 2H)`` output, each row in its own order."""
+    output = states[1:].permute(1, 2, 0, 3)  # (2, B, T, H)
+    return torch.cat([output[0], reorder(output[1], index)], dim=-1)
+
+
 class _BiGRURecurrence(torch.autograd.Function):
     """Both directions of one GRU layer at once: direction is the leading batch axis of every product."""
 
     @staticmethod
     def forward(ctx, x, index, w_ih, w_hh, b_ih, b_hh, w_ih_reverse, w_hh_reverse, b_ih_reverse, b_hh_reverse):
-        batch, frames, _ = x.shape
         hidden = w_hh.shape[1]
-        # (2, T, B, I): the rows as read forward, then reversed within their lengths.
-        inputs = torch.stack([x, reorder(x, index)]).transpose(1, 2).contiguous()
-        weight_ih = torch.stack([w_ih, w_ih_reverse])  # (2, 3H, I)
-        weight_hh = torch.stack([w_hh, w_hh_reverse])  # (2, 3H, H)
-        bias_ih = torch.stack([b_ih, b_ih_reverse]).unsqueeze(1)  # (2, 1, 3H)
-        bias_hh = torch.stack([b_hh, b_hh_reverse]).unsqueeze(1)
-        flat_inputs = inputs.view(2, frames * batch, -1)
-        input_gates = torch.baddbmm(bias_ih, flat_inputs, weight_ih.transpose(1, 2)).view(2, frames, batch, -1)
-        states, reset_update, candidates, hidden_gates = recur(input_gates, weight_hh, bias_hh)
+        weights = (w_ih, w_hh, b_ih, b_hh, w_ih_reverse, w_hh_reverse, b_ih_reverse, b_hh_reverse)
+        flat_inputs, weight_ih, weight_hh, (states, reset_update, candidates, hidden_gates) = run_layer(
+            x, index, weights
+        )
 
         # The backward pass's per-step coefficients, all time steps at once: with dh the gradient
         # reaching h_t, each gate's pre-activation gradient is dh ⊙ (its coefficient).
@@ -114,8 +135,7 @@ class _BiGRURecurrence(torch.autograd.Function):
         # For the recurrent product the n gate's gradient is scaled by r; for the input product it is not.
         coefficients = torch.stack([reset_grad, update_grad, candidate_grad * reset], dim=3)  # (T, 2, B, 3, H)
         ctx.save_for_backward(index, flat_inputs, weight_ih, weight_hh, states, update, coefficients, candidate_grad)
-        output = states[1:].permute(1, 2, 0, 3)  # (2, B, T, H)
-        return torch.cat([output[0], reorder(output[1], index)], dim=-1)
+        return layer_output(states, index)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -176,16 +196,15 @@ def fused_bigru(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Te
     if not (gru.bidirectional and gru.num_layers == 1 and gru.bias and gru.batch_first):
         raise ValueError("fused_bigru runs single-layer, bidirectional, batch-first GRUs with biases")
     index = reversal_index(lengths.to(x.device), x.shape[1])
+    weights = tuple(
+        getattr(gru, name + suffix)
+        for suffix in ("", "_reverse")
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    )
     with torch.autocast(x.device.type, enabled=False):
-        return _BiGRURecurrence.apply(
-            x.to(gru.weight_ih_l0.dtype),
-            index,
-            gru.weight_ih_l0,
-            gru.weight_hh_l0,
-            gru.bias_ih_l0,
-            gru.bias_hh_l0,
-            gru.weight_ih_l0_reverse,
-            gru.weight_hh_l0_reverse,
-            gru.bias_ih_l0_reverse,
-            gru.bias_hh_l0_reverse,
-        )
+        x = x.to(weights[0].dtype)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (x, *weights)):
+            return _BiGRURecurrence.apply(x, index, *weights)
+        # No gradient wanted (evaluation, transcription): skip the backward pass's coefficients.
+        _, _, _, (states, *_) = run_layer(x, index, weights)
+        return layer_output(states, index)
