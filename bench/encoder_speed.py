@@ -65,8 +65,7 @@ def run_form(
     """The encoder's forward pass with its GRUs in ``form``, in train or eval mode as the model is."""
     if form == "packed":
         return model(features, lengths)
-    hidden, out_lengths, _ = model._run_padded(features, lengths, (), fused=form == "fused")
-    return hidden, out_lengths
+    return model.forward_padded(features, lengths, fused=form == "fused")
 
 
 def inference(model: ResCNNBiGRU, form: str, features: torch.Tensor, lengths: torch.Tensor) -> None:

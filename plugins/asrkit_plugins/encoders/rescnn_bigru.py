@@ -241,9 +241,12 @@ class ResCNNBiGRU(Encoder):
         float_grus = all(type(layer.gru) is nn.GRU for layer in self.rnns)
         return "fused" if float_grus and self.training_form(device) == "fused" else "packed"
 
-    def forward_padded(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward` with the GRUs on the padded tensor (see the module docstring): same contract."""
-        hidden, out_lengths, _ = self._run_padded(features, lengths, ())
+    def forward_padded(
+        self, features: torch.Tensor, lengths: torch.Tensor, fused: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` with the GRUs on the padded tensor, through :func:`fused_bigru` if ``fused`` (see the
+        module docstring): same contract. Export calls it unfused, the form tracing captures."""
+        hidden, out_lengths, _ = self._run_padded(features, lengths, (), fused=fused)
         return hidden, out_lengths
 
     def _run_padded(
